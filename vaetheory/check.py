@@ -1,0 +1,134 @@
+"""The pipeline end to end for one problem and one variant: problem → variant → search → certify → oracle → verdict.
+
+`analyse_problem` computes what depends on the problem only (oracle, ℓ2,1 relaxation, conditions) so several
+variants can share it; `run_check` does the rest and returns a `CheckResult`.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .certify import Certificate, certify
+from .claims import ClaimContext, claim_status, conditions_met
+from .conditions import ConditionReport, check_conditions
+from .errors import InputError
+from .objective import Objective
+from .oracle import DEFAULT_BUDGET, OracleResult, sparsest_supports
+from .problem import Problem
+from .relax import RelaxationResult, l21_relaxation
+from .search import SearchResult, make_starts, minimise
+from .validation import check_int, check_positive
+from .variants.protocol import Variant
+from .verdict import PointVerdict, classify, latent_supports, refit_residuals, summarise
+
+
+@dataclass(frozen=True)
+class ProblemAnalysis:
+    """Variant-independent facts about a problem: exact oracle, ℓ2,1 relaxation, theorem conditions."""
+
+    oracle: OracleResult
+    relaxation: RelaxationResult | None
+    conditions: ConditionReport
+
+
+def analyse_problem(problem: Problem, *, budget: int = DEFAULT_BUDGET, relax: bool = True) -> ProblemAnalysis:
+    oracle = sparsest_supports(problem, budget=budget)
+    relaxation = l21_relaxation(problem, oracle) if relax else None
+    return ProblemAnalysis(oracle, relaxation, check_conditions(problem))
+
+
+@dataclass
+class CheckResult:
+    """Everything one check produced. `to_dict` gives the JSON of ``vaetheory check --json``."""
+
+    variant: Variant
+    problem: Problem
+    analysis: ProblemAnalysis
+    search: SearchResult
+    certificate: Certificate
+    points: list[PointVerdict]
+    summary: dict[str, int]
+    claim_status: str
+    claim_conditions: dict[str, bool | None]
+    gamma: float
+    gamma_mode: str
+    seed: int
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def bad_points(self) -> list[int]:
+        return [i for i, p in enumerate(self.points) if p.verdict == "bad_local_min"]
+
+    def to_dict(self) -> dict:
+        o = self.analysis.oracle
+        rel = self.analysis.relaxation
+        return {
+            "variant": self.variant.name,
+            "problem": {"d": self.problem.d, "kappa": self.problem.kappa, "n": self.problem.n,
+                        "r": None if self.problem.Z is None else len(self.problem.support),
+                        "planted_support": None if self.problem.Z is None else list(self.problem.support),
+                        "noise": self.problem.noise},
+            "gamma": self.gamma,
+            "gamma_mode": self.gamma_mode,
+            "seed": self.seed,
+            "restarts": len(self.points),
+            "optimal": {"k": o.k, "supports": [list(s) for s in o.supports], "method": o.method},
+            "relaxation": None if rel is None else rel.to_dict() | {"row_norms": None},
+            "conditions": self.analysis.conditions.to_dict(),
+            "claim": {"kind": self.variant.claim.kind, "statement": self.variant.claim.statement,
+                      "conditions": self.claim_conditions, "status": self.claim_status},
+            "points": [p.to_dict() for p in self.points],
+            "summary": self.summary,
+            "certificate_tolerances": {"kkt_tol": self.certificate.kkt_tol,
+                                       "hessian_tol": self.certificate.hessian_tol,
+                                       "active_rtol": self.certificate.active_rtol},
+            "search": {"nit": self.search.nit, "message": self.search.message},
+            "timings": self.timings,
+        }
+
+
+def run_check(problem: Problem, variant: Variant, *, restarts: int = 32, seed: int = 0, gamma: float | None = None,
+              learn_gamma: bool = False, analysis: ProblemAnalysis | None = None, budget: int = DEFAULT_BUDGET,
+              adversarial_fraction: float = 0.25, maxiter: int = 20000) -> CheckResult:
+    """Search `variant` on `problem` from `restarts` starts, certify every end point and give verdicts.
+
+    gamma: the fixed γ (default: the variant's), or the starting γ when `learn_gamma` (then γ is learned down to the
+    variant's floor and each point is certified at its final γ). seed: seeds every random choice of the run.
+    """
+    check_int(restarts, "restarts", low=1)
+    gamma = check_positive(variant.gamma.default if gamma is None else gamma, "gamma")
+    if learn_gamma and not variant.gamma.learnable:
+        raise InputError(f"variant {variant.name!r} does not support a learned gamma")
+    timings = {}
+    t = time.perf_counter()
+    if analysis is None:
+        analysis = analyse_problem(problem, budget=budget)
+        timings["analysis"] = time.perf_counter() - t
+    rng = np.random.default_rng(seed)
+    objective = Objective(variant, problem)
+    t = time.perf_counter()
+    l21 = analysis.relaxation.support if analysis.relaxation is not None else None
+    starts = make_starts(objective, restarts, rng, gamma, oracle=analysis.oracle, l21_support=l21,
+                         adversarial_fraction=adversarial_fraction)
+    search = minimise(objective, starts, gamma, learn_gamma=learn_gamma, maxiter=maxiter)
+    timings["search"] = time.perf_counter() - t
+    t = time.perf_counter()
+    cert = certify(objective, search.theta, search.gamma)
+    masks = latent_supports(objective.latent_scales(search.theta), cert.active_rtol)
+    residuals = refit_residuals(problem.Phi, problem.X, masks)
+    U = objective.representation(search.theta, search.gamma)
+    own = np.linalg.norm(problem.X[None] - problem.Phi[None] @ U, axis=(1, 2)) / np.linalg.norm(problem.X)
+    verdicts = classify(cert, masks, residuals, analysis.oracle)
+    timings["certify"] = time.perf_counter() - t
+    points = [PointVerdict(v, [int(j) for j in np.flatnonzero(masks[i])], float(cert.energy[i]), float(residuals[i]),
+                           float(own[i]), float(cert.kkt[i]), float(cert.kkt_active[i]), float(cert.kkt_inactive[i]),
+                           float(cert.min_inactive_grad[i]), float(cert.min_hessian_eig[i]),
+                           float(cert.min_hessian_eig_rel[i]), float(search.gamma[i]), starts.kinds[i])
+              for i, v in enumerate(verdicts)]
+    summary = summarise(verdicts)
+    ctx = ClaimContext(analysis.conditions, analysis.oracle, float(np.max(search.gamma)), search.gamma_mode)
+    _, values = conditions_met(variant.claim, ctx)
+    return CheckResult(variant, problem, analysis, search, cert, points, summary, claim_status(variant.claim, ctx,
+                       summary), values, gamma, search.gamma_mode, seed, timings)

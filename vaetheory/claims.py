@@ -1,0 +1,65 @@
+"""Named conditions a claim can be declared under, and how a run's verdicts bear on a claim.
+
+Each condition maps a `ClaimContext` to True (met), False (not met) or None (undecided, e.g. an exact spark over
+budget). A claim applies when all its conditions are met; it is *refuted* only by a certified counterexample.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from .conditions import ConditionReport
+from .oracle import OracleResult
+from .variants.protocol import Claim
+
+#: γ at or below this counts as "small" for the fixed-γ claims of THEORY.md §4.
+SMALL_GAMMA = 1e-3
+
+
+@dataclass(frozen=True)
+class ClaimContext:
+    conditions: ConditionReport
+    oracle: OracleResult
+    gamma: float
+    gamma_mode: str
+
+
+CONDITIONS: dict[str, tuple[str, Callable[[ClaimContext], bool | None]]] = {
+    "urp": ("every d columns of Phi are linearly independent (spark = d + 1)", lambda c: c.conditions.urp),
+    "r_less_than_d": ("planted support size r < d", lambda c: c.conditions.r_less_than_d),
+    "orthogonal_rows": ("nonzero rows of Z* are mutually orthogonal", lambda c: c.conditions.orthogonal_rows),
+    "within_uniqueness_bound": ("r < (spark - 1 + rank X)/2", lambda c: c.conditions.within_uniqueness_bound),
+    "fixed_gamma": ("gamma held fixed during the search", lambda c: c.gamma_mode == "fixed"),
+    "small_gamma": (f"gamma <= {SMALL_GAMMA:g}", lambda c: c.gamma <= SMALL_GAMMA),
+    "learned_gamma": ("gamma learned jointly (down to its floor)", lambda c: c.gamma_mode == "learned"),
+    "nonoptimal_bfs_exists": ("kappa > d and k* < d, so non-optimal basic feasible solutions exist",
+                              lambda c: c.conditions.kappa > c.conditions.d and c.oracle.k < c.conditions.d),
+}
+
+#: Claim statuses: what the run says about a declared claim.
+STATUSES = ("held", "refuted", "confirmed", "not_confirmed", "not_applicable", "undecided", "no_claim")
+
+
+def conditions_met(claim: Claim, ctx: ClaimContext) -> tuple[bool | None, dict[str, bool | None]]:
+    """(all met?, per-condition values). Unknown condition names raise KeyError (the import checker reports them)."""
+    values = {name: CONDITIONS[name][1](ctx) for name in claim.conditions}
+    if any(v is False for v in values.values()):
+        return False, values
+    if any(v is None for v in values.values()):
+        return None, values
+    return True, values
+
+
+def claim_status(claim: Claim, ctx: ClaimContext, summary: dict[str, int]) -> str:
+    """held/refuted for ``optimal_minima``; confirmed/not_confirmed for ``bad_minima_exist`` (a finite search cannot
+    refute existence); not_applicable or undecided when the conditions are not (known to be) met."""
+    if claim.kind == "none":
+        return "no_claim"
+    met, _ = conditions_met(claim, ctx)
+    if met is False:
+        return "not_applicable"
+    if met is None:
+        return "undecided"
+    if claim.kind == "optimal_minima":
+        return "refuted" if summary.get("bad_local_min", 0) > 0 else "held"
+    return "confirmed" if summary.get("bad_local_min", 0) > 0 else "not_confirmed"

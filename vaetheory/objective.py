@@ -1,0 +1,96 @@
+"""A variant's energy as a batched function of flat parameter vectors: values, gradients and Hessians over many
+points at once with ``torch.func.vmap`` (no Python loop over points)."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch.func import grad, grad_and_value, jvp, vmap
+
+from ._threads import single_threaded
+from .energies import DTYPE
+from .errors import VariantError
+from .problem import Problem
+from .variants.protocol import ParamLayout, Variant
+
+#: Memory budget for one batch of Hessians (bytes); the batch size is derived from it and the parameter count.
+HESSIAN_MEMORY_BUDGET = 256 * 2**20
+
+
+class Objective:
+    """Energy of `variant` on `problem` as functions of (B, P) parameter arrays and (B,) noise levels γ."""
+
+    def __init__(self, variant: Variant, problem: Problem):
+        self.variant = variant
+        self.problem = problem
+        self.layout = ParamLayout.from_specs(variant.param_specs(problem.d, problem.kappa, problem.n))
+        self.Phi = torch.from_numpy(np.array(problem.Phi))
+        self.X = torch.from_numpy(np.array(problem.X))
+        self._vg = vmap(grad_and_value(self._energy, argnums=(0, 1)))
+        g_theta = grad(self._energy)
+
+        def hvps(theta, gamma, tangents):  # Hessian-vector products along each row of `tangents`
+            return vmap(lambda v: jvp(lambda th: g_theta(th, gamma), (theta,), (v,))[1])(tangents)
+
+        self._hvps = vmap(hvps)
+        self._scales = vmap(lambda th: variant.latent_scales(self.layout.unpack(th)))
+        self._rep = vmap(lambda th, g: variant.representation(self.layout.unpack(th), self.Phi, self.X, g))
+
+    @property
+    def size(self) -> int:
+        return self.layout.size
+
+    def _energy(self, theta: torch.Tensor, gamma: torch.Tensor) -> torch.Tensor:
+        return self.variant.energy(self.layout.unpack(theta), self.Phi, self.X, gamma)
+
+    @staticmethod
+    def _t(a) -> torch.Tensor:
+        return torch.from_numpy(np.array(a, dtype=np.float64))  # a copy: callers pass read-only arrays
+
+    @single_threaded
+    def value_and_grad(self, theta: np.ndarray, gamma: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Energies (B,), gradients in θ (B, P) and derivatives in γ (B,)."""
+        try:
+            (g_theta, g_gamma), val = self._vg(self._t(theta), self._t(gamma))
+        except torch.linalg.LinAlgError as exc:
+            raise FloatingPointError(f"energy evaluation failed: {exc}") from None
+        except (RuntimeError, TypeError, ValueError, IndexError) as exc:
+            raise VariantError(f"variant {self.variant.name!r}: energy failed: {exc}") from None
+        return val.numpy(), g_theta.numpy(), g_gamma.numpy()
+
+    @single_threaded
+    def active_hessian(self, theta: np.ndarray, gamma: np.ndarray, active: np.ndarray
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Hessians restricted to the active coordinates of each point, from Hessian-vector products (never the
+        full P×P matrix).
+
+        Returns (H, order, valid): H (B, m, m) with m the largest active count, order (B, m) the coordinate index of
+        each row/column (active coordinates first, in increasing order) and valid (B, m) which of the m slots are
+        real; rows and columns of invalid slots are zero. Batches are sized to HESSIAN_MEMORY_BUDGET.
+        """
+        active = np.asarray(active, dtype=bool)
+        B, P = active.shape
+        counts = active.sum(1)
+        m = max(int(counts.max()), 1)
+        order = np.argsort(~active, axis=1, kind="stable")[:, :m]
+        valid = np.arange(m)[None, :] < counts[:, None]
+        chunk = max(1, HESSIAN_MEMORY_BUDGET // (8 * 6 * m * P))
+        th, ga = self._t(theta), self._t(gamma)
+        out = []
+        for i in range(0, B, chunk):  # one iteration per memory-sized batch of points
+            o, v = order[i:i + chunk], valid[i:i + chunk]
+            tangents = np.zeros((len(o), m, P))
+            np.put_along_axis(tangents, o[:, :, None], v[:, :, None].astype(float), axis=2)
+            HV = self._hvps(th[i:i + chunk], ga[i:i + chunk], self._t(tangents)).numpy()  # (b, m, P)
+            out.append(np.take_along_axis(HV, o[:, None, :], axis=2) * (v[:, :, None] & v[:, None, :]))
+        H = np.concatenate(out)
+        return 0.5 * (H + np.swapaxes(H, 1, 2)), order, valid
+
+    @single_threaded
+    def latent_scales(self, theta: np.ndarray) -> np.ndarray:
+        """(B, κ) magnitude of each latent dimension."""
+        return self._scales(self._t(theta)).numpy()
+
+    @single_threaded
+    def representation(self, theta: np.ndarray, gamma: np.ndarray) -> np.ndarray:
+        """(B, κ, n) representations U."""
+        return self._rep(self._t(theta), self._t(gamma)).numpy()

@@ -1,0 +1,154 @@
+"""The five built-in variants, written against the public protocol (`vaetheory.variants.protocol`).
+
+* ``vae-full`` / ``vae-diag``: the VAE of THEORY.md §2 with the encoder profiled out in closed form, so the
+  parameter is ν = w² ≥ 0 and the energy is L_full / L_diag (equal to the full ELBO at the optimal encoder: tested).
+* ``ae-l21``: the deterministic AE with R = ‖·‖² and β‖w‖², M profiled out: a function of ν = w² ≥ 0 (§3).
+* ``ae-l1`` / ``ae-log``: the deterministic AE with R = ‖·‖₁ or Σ log(|z| + ε), parameters w ≥ 0 (the sign of w_j is
+  absorbed into row j of M) and M = M⁺ − M⁻ with M± ≥ 0, which makes the non-smooth penalty smooth on the orthant,
+  so the same KKT certificate applies.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from ..energies import ae_energy, ae_l21_profile, collapsed_energy
+from ..problem import Problem
+from .protocol import Claim, GammaPolicy, ParamSpec
+
+
+def least_squares_on_supports(Phi: np.ndarray, X: np.ndarray, masks: np.ndarray) -> np.ndarray:
+    """(B, κ, n) least-squares codes U with rows outside each support zero, for (B, κ) boolean masks (batched pinv)."""
+    P = torch.from_numpy(np.array(Phi)) * torch.from_numpy(np.asarray(masks, dtype=np.float64))[:, None, :]
+    return (torch.linalg.pinv(P) @ torch.from_numpy(np.array(X))).numpy()
+
+
+def _scale(problem: Problem) -> float:
+    """Typical ν for this data: mean energy per sample and dimension."""
+    return float(np.sum(problem.X**2) / (problem.n * problem.d))
+
+
+@dataclass(frozen=True)
+class CollapsedVAE:
+    """VAE with decoder Φ diag(w) z, prior N(0, I), Gaussian encoder (full or diagonal covariance), profiled in ν."""
+
+    covariance: str
+    name: str
+    description: str
+    claim: Claim
+    gamma: GammaPolicy = GammaPolicy(default=1e-4, learnable=True, floor=1e-6)
+
+    def param_specs(self, d, kappa, n):
+        return {"nu": ParamSpec((kappa,), nonneg=True)}
+
+    def energy(self, params, Phi, X, gamma):
+        return collapsed_energy(Phi, X, params["nu"], gamma, self.covariance)
+
+    def init_random(self, problem, rng, size):
+        return {"nu": _scale(problem) * rng.exponential(size=(size, problem.kappa))}
+
+    def init_from_support(self, problem, masks, gamma):
+        U = least_squares_on_supports(problem.Phi, problem.X, masks)
+        return {"nu": (U**2).sum(-1) / problem.n}
+
+    def latent_scales(self, params):
+        return params["nu"]
+
+    def representation(self, params, Phi, X, gamma):
+        nu = params["nu"]
+        S = gamma * torch.eye(Phi.shape[0], dtype=Phi.dtype) + (Phi * nu) @ Phi.T
+        return nu[:, None] * (Phi.T @ torch.linalg.solve(S, X))
+
+
+@dataclass(frozen=True)
+class GroupLassoAE:
+    """Deterministic AE, R = ‖·‖² with β‖w‖²: group lasso once the scale is eliminated; M profiled in ν = w²."""
+
+    name: str = "ae-l21"
+    description: str = "deterministic AE, R=||.||^2 + beta||w||^2 (group lasso l2,1), M profiled out"
+    claim: Claim = Claim("none", (), "convex baseline: no bad minima, but not always the sparsest (THEORY.md C4)")
+    gamma: GammaPolicy = GammaPolicy(default=1e-2, learnable=False, floor=1e-2)
+    lam: float = 1.0
+    beta: float = 1.0
+
+    def param_specs(self, d, kappa, n):
+        return {"nu": ParamSpec((kappa,), nonneg=True)}
+
+    def energy(self, params, Phi, X, gamma):
+        return ae_l21_profile(Phi, X, params["nu"], gamma, self.lam, self.beta)
+
+    def init_random(self, problem, rng, size):
+        return {"nu": np.sqrt(_scale(problem)) * rng.exponential(size=(size, problem.kappa))}
+
+    def init_from_support(self, problem, masks, gamma):
+        U = least_squares_on_supports(problem.Phi, problem.X, masks)
+        return {"nu": np.sqrt(self.lam / self.beta) * np.linalg.norm(U, axis=-1)}  # argmin of λ‖u‖²/ν + βν
+
+    def latent_scales(self, params):
+        return params["nu"]
+
+    def representation(self, params, Phi, X, gamma):
+        tau = params["nu"] / self.lam
+        S = self.lam * gamma * torch.eye(Phi.shape[0], dtype=Phi.dtype) + (Phi * tau) @ Phi.T
+        return tau[:, None] * (Phi.T @ torch.linalg.solve(S, X))
+
+
+@dataclass(frozen=True)
+class SplitSignAE:
+    """Deterministic AE with an entrywise penalty (ℓ1 or log) in orthant coordinates w ≥ 0, M⁺ ≥ 0, M⁻ ≥ 0."""
+
+    penalty: str
+    name: str
+    description: str
+    claim: Claim = Claim("bad_minima_exist", ("nonoptimal_bfs_exists",),
+                         "every non-optimal basic feasible solution is a bad local minimum (THEORY.md C3)")
+    gamma: GammaPolicy = GammaPolicy(default=1e-2, learnable=False, floor=1e-2)
+    lam: float = 0.1
+    beta: float = 1.0
+    eps: float = 1e-2
+
+    def param_specs(self, d, kappa, n):
+        return {"w": ParamSpec((kappa,), nonneg=True), "Mp": ParamSpec((kappa, n), nonneg=True),
+                "Mm": ParamSpec((kappa, n), nonneg=True)}
+
+    def energy(self, params, Phi, X, gamma):
+        # M⁺ + M⁻ = |M| wherever M⁺M⁻ = 0, which holds at every stationary point (the penalty's gradient is > 0)
+        return ae_energy(Phi, X, params["w"], params["Mp"] - params["Mm"], gamma, self.lam, self.beta,
+                         self.penalty, self.eps, abs_M=params["Mp"] + params["Mm"])
+
+    def init_random(self, problem, rng, size):
+        k, n = problem.kappa, problem.n
+        M = rng.standard_normal((size, k, n)) * np.sqrt(_scale(problem))
+        return {"w": rng.uniform(0.5, 1.5, size=(size, k)), "Mp": np.maximum(M, 0), "Mm": np.maximum(-M, 0)}
+
+    def init_from_support(self, problem, masks, gamma):
+        U = least_squares_on_supports(problem.Phi, problem.X, masks)
+        l1 = np.abs(U).sum(-1)
+        # balance the scale per row: w³ = λ‖u‖₁/(2β) minimises λ‖u‖₁/w + βw² (for the log penalty a fair guess)
+        w = np.cbrt(self.lam * l1 / (2 * self.beta))
+        M = np.divide(U, w[..., None], out=np.zeros_like(U), where=w[..., None] > 0)
+        return {"w": w, "Mp": np.maximum(M, 0), "Mm": np.maximum(-M, 0)}
+
+    def latent_scales(self, params):
+        return params["w"] * (params["Mp"] - params["Mm"]).abs().sum(-1)
+
+    def representation(self, params, Phi, X, gamma):
+        return params["w"][:, None] * (params["Mp"] - params["Mm"])
+
+
+VAE_FULL = CollapsedVAE(
+    "full", "vae-full", "VAE, full-covariance Gaussian encoder (exact marginalisation): L_full = M-SBL cost",
+    Claim("optimal_minima", ("urp", "r_less_than_d", "orthogonal_rows", "fixed_gamma", "small_gamma"),
+          "every local minimum at fixed small gamma is optimally sparse (THEORY.md C1)"))
+VAE_DIAG = CollapsedVAE(
+    "diag", "vae-diag", "VAE, diagonal (mean-field) Gaussian encoder: L_diag",
+    Claim("bad_minima_exist", ("nonoptimal_bfs_exists", "fixed_gamma", "small_gamma"),
+          "a non-optimal basic feasible solution is a bad local minimum at fixed small gamma (THEORY.md C2)"))
+AE_L21 = GroupLassoAE()
+AE_L1 = SplitSignAE("l1", "ae-l1", "deterministic AE, R=||.||_1 + beta||w||^2 (row penalty ~ ||u_j||_1^(2/3))")
+AE_LOG = SplitSignAE("log", "ae-log", "deterministic AE, R=sum log(|z|+eps) + beta||w||^2 (separable concave)")
+
+BUILTINS = {v.name: v for v in (VAE_FULL, VAE_DIAG, AE_L21, AE_L1, AE_LOG)}

@@ -1,0 +1,143 @@
+"""The variant protocol: what a theory variant must provide to be searched, certified and reported.
+
+A *variant* is an energy over named torch parameters together with how to start it, how to read its active latent
+dimensions and its representation U, how it treats the noise γ, and the claim it makes. Built-in variants
+(`vaetheory.variants.builtin`) are written against exactly this protocol; so is any third-party one.
+
+Conventions the machinery relies on
+-----------------------------------
+* ``energy``, ``latent_scales`` and ``representation`` act on ONE point (no batch axis) and must be composable with
+  ``torch.func`` (``vmap``, ``grad``, ``hessian``): pure torch ops, no in-place writes to inputs, no ``.item()``.
+* A parameter declared ``nonneg=True`` is constrained to ``≥ 0``; a coordinate at 0 is *inactive* and the
+  certificate checks that its gradient is not clearly negative (THEORY.md §5). Free parameters must be stationary.
+* ``init_random`` and ``init_from_support`` return numpy arrays with a leading batch axis of the requested size.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal, Mapping, Protocol, runtime_checkable
+
+import numpy as np
+from torch import Tensor
+
+from ..problem import Problem
+
+ClaimKind = Literal["optimal_minima", "bad_minima_exist", "none"]
+CLAIM_KINDS: tuple[str, ...] = ("optimal_minima", "bad_minima_exist", "none")
+
+
+@dataclass(frozen=True)
+class Claim:
+    """What a variant claims, and under which named conditions (see `vaetheory.claims.CONDITIONS`).
+
+    kind: ``"optimal_minima"`` (every certified local minimum is optimally sparse), ``"bad_minima_exist"`` (a
+    certified non-optimal local minimum exists), or ``"none"`` (the variant is a baseline: verdicts only).
+    """
+
+    kind: ClaimKind
+    conditions: tuple[str, ...] = ()
+    statement: str = ""
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """Shape of one named parameter and whether it is constrained to be non-negative."""
+
+    shape: tuple[int, ...]
+    nonneg: bool = False
+
+
+@dataclass(frozen=True)
+class GammaPolicy:
+    """How a variant treats the decoder noise γ.
+
+    default: the fixed γ used when the caller gives none. learnable: whether γ may be learned jointly (down to
+    ``floor``, where the point is then certified at fixed γ; THEORY.md §2 explains why the floor is needed).
+    """
+
+    default: float = 1e-4
+    learnable: bool = True
+    floor: float = 1e-6
+
+
+@runtime_checkable
+class Variant(Protocol):
+    """Structural type of a theory variant (see the module docstring for the conventions)."""
+
+    name: str
+    description: str
+    claim: Claim
+    gamma: GammaPolicy
+
+    def param_specs(self, d: int, kappa: int, n: int) -> Mapping[str, ParamSpec]:
+        """Named parameters for a problem of size (d, κ, n)."""
+
+    def energy(self, params: Mapping[str, Tensor], Phi: Tensor, X: Tensor, gamma: Tensor) -> Tensor:
+        """Scalar float64 energy to minimise (one point)."""
+
+    def init_random(self, problem: Problem, rng: np.random.Generator, size: int) -> dict[str, np.ndarray]:
+        """`size` random starting points."""
+
+    def init_from_support(self, problem: Problem, masks: np.ndarray, gamma: float) -> dict[str, np.ndarray]:
+        """One starting point per row of `masks` ((B, κ) bool): the least-squares fit on that support."""
+
+    def latent_scales(self, params: Mapping[str, Tensor]) -> Tensor:
+        """(κ,) non-negative magnitude of each latent dimension; dimension j is active when it is above the
+        certificate's relative threshold."""
+
+    def representation(self, params: Mapping[str, Tensor], Phi: Tensor, X: Tensor, gamma: Tensor) -> Tensor:
+        """The representation U = D M (κ×n) the point encodes."""
+
+
+@dataclass(frozen=True)
+class ParamLayout:
+    """Packs named parameters into one flat float64 vector and back (the search and certificates work on it)."""
+
+    names: tuple[str, ...]
+    shapes: tuple[tuple[int, ...], ...]
+    nonneg_flags: tuple[bool, ...]
+    offsets: tuple[int, ...] = field(init=False)
+    size: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        sizes = [int(np.prod(s, dtype=np.int64)) for s in self.shapes]
+        object.__setattr__(self, "offsets", tuple(int(o) for o in np.concatenate([[0], np.cumsum(sizes)])))
+        object.__setattr__(self, "size", int(sum(sizes)))
+
+    @classmethod
+    def from_specs(cls, specs: Mapping[str, ParamSpec]) -> "ParamLayout":
+        return cls(tuple(specs), tuple(tuple(s.shape) for s in specs.values()),
+                   tuple(bool(s.nonneg) for s in specs.values()))
+
+    @property
+    def nonneg(self) -> np.ndarray:
+        """(P,) bool mask of the coordinates constrained to be ≥ 0."""
+        return np.concatenate([np.full(self.offsets[i + 1] - self.offsets[i], f)
+                               for i, f in enumerate(self.nonneg_flags)])
+
+    @property
+    def block_ids(self) -> np.ndarray:
+        """(P,) index of the named parameter each coordinate belongs to."""
+        return np.concatenate([np.full(self.offsets[i + 1] - self.offsets[i], i) for i in range(len(self.names))])
+
+    def pack(self, params: Mapping[str, np.ndarray], batch: int) -> np.ndarray:
+        """(batch, P) array from a dict of (batch, *shape) arrays; raises ValueError naming a wrong shape."""
+        out = []
+        for name, shape in zip(self.names, self.shapes):
+            if name not in params:
+                raise ValueError(f"missing parameter {name!r}")
+            a = np.asarray(params[name], dtype=np.float64)
+            if a.shape != (batch, *shape):
+                raise ValueError(f"parameter {name!r} has shape {a.shape}, expected {(batch, *shape)}")
+            out.append(a.reshape(batch, -1))
+        return np.concatenate(out, axis=1)
+
+    def unpack(self, theta: Tensor) -> dict[str, Tensor]:
+        """Dict of named views of a flat (P,) vector (works under vmap)."""
+        return {n: theta[self.offsets[i]:self.offsets[i + 1]].reshape(s)
+                for i, (n, s) in enumerate(zip(self.names, self.shapes))}
+
+    def unpack_numpy(self, theta: np.ndarray) -> dict[str, np.ndarray]:
+        """Dict of named (B, *shape) arrays from a (B, P) array."""
+        return {n: theta[:, self.offsets[i]:self.offsets[i + 1]].reshape(theta.shape[0], *s)
+                for i, (n, s) in enumerate(zip(self.names, self.shapes))}
