@@ -76,6 +76,8 @@ def optimal_means(Phi, X, w, gamma) -> Tensor:
 def optimal_covariance(Phi, w, gamma, covariance: Covariance = "full") -> Tensor:
     """Optimal encoder covariance: (I + DΦᵀΦD/γ)⁻¹ (κ×κ) for "full"; variances γ/(γ + ν_j c_j) (κ,) for "diag"."""
     Phi, w, gamma = as_tensor(Phi), as_tensor(w), as_tensor(gamma)
+    if covariance not in ("full", "diag"):
+        raise InputError(f"covariance must be 'full' or 'diag', got {covariance!r}")
     if covariance == "full":
         PD = Phi * w
         return torch.linalg.inv(torch.eye(Phi.shape[1], dtype=DTYPE) + PD.T @ PD / gamma)
@@ -132,10 +134,13 @@ def mc_elbo_energy(Phi, X, w, M, chol, gamma, n_samples: int, generator: torch.G
 def ae_l21_profile(Phi, X, nu, gamma, lam: float, beta: float) -> Tensor:
     """ae-l21 with M profiled out: min_M ‖X − ΦDM‖²/γ + λ‖M‖²_F + β‖w‖² as a function of ν = w²:
 
-    λ tr(Xᵀ (λγ I + Φ diag(ν/λ) Φᵀ)⁻¹ X) + β Σ ν_j    (minimising over ν gives 2√(λβ) Σ_j ‖u_j‖₂: group lasso).
+    λ tr(Xᵀ (λγ I + ΦΓΦᵀ)⁻¹ X) + β Σ ν_j    (minimising over ν gives 2√(λβ) Σ_j ‖u_j‖₂: group lasso).
+
+    Derivation: with U = DM, λ‖M‖² = λ Σ_j ‖u_j‖²/ν_j, so the energy is λ [ (1/(λγ))‖X − ΦU‖² + Σ_j ‖u_j‖²/ν_j ] +
+    βΣν, and the bracket's minimum over U is tr(Xᵀ(λγI + ΦΓΦᵀ)⁻¹X) (THEORY.md §2 with γ → λγ).
     """
     Phi, X, nu, gamma = map(as_tensor, (Phi, X, nu, gamma))
-    return lam * data_term(Phi, X, nu / lam, lam * gamma) + beta * nu.sum()
+    return lam * data_term(Phi, X, nu, lam * gamma) + beta * nu.sum()
 
 
 def ae_energy(Phi, X, w, M, gamma, lam: float, beta: float, penalty: str, eps: float = 1e-2,

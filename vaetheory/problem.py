@@ -125,7 +125,12 @@ class Problem:
         missing = [k for k in ("Phi", "X") if k not in arrays]
         if missing:
             raise InputError(f"missing required array(s): {', '.join(missing)}")
-        noise = float(np.asarray(arrays["noise"])) if "noise" in arrays else 0.0
+        noise = 0.0
+        if "noise" in arrays:
+            raw = np.asarray(arrays["noise"])
+            if raw.ndim != 0 or not np.issubdtype(raw.dtype, np.number):
+                raise InputError(f"noise must be a numeric scalar, got {raw.dtype} array of shape {raw.shape}")
+            noise = float(raw)
         Z = arrays["Z"] if "Z" in arrays else None
         return cls(Phi=arrays["Phi"], X=arrays["X"], Z=Z, noise=noise)
 
@@ -136,7 +141,13 @@ class Problem:
         if not path.is_file():
             raise InputError(f"{path}: no such file")
         try:
-            with np.load(path, allow_pickle=False) as data:
+            data = np.load(path, allow_pickle=False)
+        except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+            raise InputError(f"{path}: not a readable .npz file ({exc})") from None
+        if not isinstance(data, np.lib.npyio.NpzFile):  # a .npy file loads as a bare array
+            raise InputError(f"{path}: not a readable .npz file (found a single {type(data).__name__})")
+        try:
+            with data:
                 arrays = {k: data[k] for k in data.files}
         except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
             raise InputError(f"{path}: not a readable .npz file ({exc})") from None

@@ -25,6 +25,8 @@ from .oracle import OracleResult
 ACTIVE_RTOL = 1e-6
 #: Active-coordinate count up to which the Newton phase runs (its cost grows as m³ per point and iteration).
 NEWTON_MAX_ACTIVE = 600
+#: L-BFGS-B iterations between checks whether the Newton phase can take over.
+LBFGS_STAGE = 250
 
 
 @dataclass(frozen=True)
@@ -124,6 +126,13 @@ def block_scales(objective: Objective, theta: np.ndarray) -> np.ndarray:
     return np.maximum(out, 1e-300)
 
 
+def free_counts(objective: Objective, theta: np.ndarray, gamma: np.ndarray) -> np.ndarray:
+    """(R,) number of coordinates the Newton phase would move (all but nonneg ones at ~0 with positive gradient)."""
+    _, g, _ = objective.value_and_grad(theta, gamma)
+    held = objective.layout.nonneg[None] & (theta <= ACTIVE_RTOL * block_scales(objective, theta)) & (g > 0)
+    return (~held).sum(1)
+
+
 def projected_newton(objective: Objective, theta: np.ndarray, gamma: np.ndarray, *, max_iter: int = 50,
                      tol: float = 1e-12) -> tuple[np.ndarray, int]:
     """Batched projected Newton (Bertsekas 1982) on the bound-constrained problem, saddle-free variant.
@@ -140,16 +149,16 @@ def projected_newton(objective: Objective, theta: np.ndarray, gamma: np.ndarray,
     for it in range(1, max_iter + 1):
         E, g, _ = objective.value_and_grad(theta, gamma)
         b = block_scales(objective, theta)
-        held = nonneg & (theta <= ACTIVE_RTOL * b) & (g > 0)
+        held = nonneg & (theta <= ACTIVE_RTOL * b) & (g > 0)  # same rule as free_counts
         free = ~held
         scaled = np.where(free, np.abs(g) * b, 0.0).max(1) / np.maximum(np.abs(E), 1.0)
         done |= scaled <= tol
         if done.all():
             break
         H, order, valid = objective.active_hessian(theta, gamma, free & ~done[:, None])
-        lam, V = np.linalg.eigh(H)
+        lam, V = np.linalg.eigh(H + np.eye(H.shape[1])[None] * (~valid)[:, None, :])  # unit padding
         floor = 1e-10 * np.maximum(np.abs(lam).max(1, keepdims=True), 1e-300)
-        inv = np.where(np.abs(lam) > floor, 1 / np.maximum(np.abs(lam), floor), 0.0)
+        inv = 1 / np.maximum(np.abs(lam), floor)
         gF = np.take_along_axis(g, order, axis=1) * valid * ~done[:, None]
         dF = -(V @ (inv * (np.swapaxes(V, 1, 2) @ gF[..., None])[..., 0])[..., None])[..., 0] * valid
         step = np.zeros_like(theta)
@@ -161,6 +170,7 @@ def projected_newton(objective: Objective, theta: np.ndarray, gamma: np.ndarray,
         for _ in range(40):  # backtracking halvings, vectorised over points
             trial = base + t[:, None] * step
             trial = np.where(nonneg, np.maximum(trial, 0.0), trial)
+            trial = np.where(np.isfinite(trial), trial, theta)
             Et, _, _ = objective.value_and_grad(trial, gamma)
             take = (Et < E) & ~accepted
             new[take] = trial[take]
@@ -175,7 +185,7 @@ def projected_newton(objective: Objective, theta: np.ndarray, gamma: np.ndarray,
 
 def minimise(objective: Objective, starts: Starts, gamma: float, *, learn_gamma: bool = False,
              gamma_floor: float | None = None, maxiter: int = 20000, pgtol: float = 1e-10,
-             newton_steps: int = 50) -> SearchResult:
+             newton_steps: int = 100) -> SearchResult:
     """Minimise from every start at once; with `learn_gamma`, log γ is a parameter bounded below by log(floor)."""
     t0 = time.perf_counter()
     theta0 = starts.theta
@@ -202,14 +212,21 @@ def minimise(objective: Objective, starts: Starts, gamma: float, *, learn_gamma:
         grad = g.ravel() if not learn_gamma else np.concatenate([g.ravel(), gg * ga])
         return float(E.sum()), grad
 
-    res = minimize(fun, x0, jac=True, method="L-BFGS-B", bounds=bounds,
-                   options={"maxiter": maxiter, "maxfun": 2 * maxiter, "ftol": 0.0, "gtol": pgtol, "maxcor": 30})
-    if not np.all(np.isfinite(res.x)):
-        raise FloatingPointError("the search produced non-finite parameters")
-    theta, gam = split(res.x)
+    # L-BFGS-B in stages; as soon as every point has few enough free coordinates, Newton takes over.
+    x, nit, message = x0, 0, ""
+    while nit < maxiter:
+        res = minimize(fun, x, jac=True, method="L-BFGS-B", bounds=bounds,
+                       options={"maxiter": min(LBFGS_STAGE, maxiter - nit), "maxfun": 2 * LBFGS_STAGE,
+                                "ftol": 0.0, "gtol": pgtol, "maxcor": 10})
+        x, nit, message = res.x, nit + max(int(res.nit), 1), str(res.message)
+        if not np.all(np.isfinite(x)):
+            raise FloatingPointError("the search produced non-finite parameters")
+        theta, gam = split(x)
+        if res.success or free_counts(objective, theta, gam).max() <= NEWTON_MAX_ACTIVE:
+            break
     newton_iters = 0
-    if newton_steps and active_mask(objective, theta).sum(1).max() <= NEWTON_MAX_ACTIVE:
+    if newton_steps and free_counts(objective, theta, gam).max() <= NEWTON_MAX_ACTIVE:
         theta, newton_iters = projected_newton(objective, theta, gam, max_iter=newton_steps)
     E, _, _ = objective.value_and_grad(theta, gam)
-    return SearchResult(theta, gam, E, starts, int(res.nit), newton_iters, str(res.message),
+    return SearchResult(theta, gam, E, starts, nit, newton_iters, message,
                         "learned" if learn_gamma else "fixed", time.perf_counter() - t0)

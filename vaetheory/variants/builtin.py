@@ -91,9 +91,9 @@ class GroupLassoAE:
         return params["nu"]
 
     def representation(self, params, Phi, X, gamma):
-        tau = params["nu"] / self.lam
-        S = self.lam * gamma * torch.eye(Phi.shape[0], dtype=Phi.dtype) + (Phi * tau) @ Phi.T
-        return tau[:, None] * (Phi.T @ torch.linalg.solve(S, X))
+        nu = params["nu"]
+        S = self.lam * gamma * torch.eye(Phi.shape[0], dtype=Phi.dtype) + (Phi * nu) @ Phi.T
+        return nu[:, None] * (Phi.T @ torch.linalg.solve(S, X))
 
 
 @dataclass(frozen=True)

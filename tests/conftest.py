@@ -1,0 +1,19 @@
+"""Shared small fixtures for the unit tests: tiny problems (d ≤ 8, κ ≤ 16), immutable so session-scoped."""
+from __future__ import annotations
+
+import pytest
+
+from vaetheory.generate import make_problem
+from vaetheory.problem import Problem
+
+
+@pytest.fixture(scope="session")
+def easy_problem() -> Problem:
+    """d=6, κ=12, r=2, n=4, orthogonal rows: inside every condition of claim C1, rank-aware oracle applies."""
+    return make_problem(6, 12, 2, 4, "orthogonal", seed=0)
+
+
+@pytest.fixture(scope="session")
+def single_response_problem() -> Problem:
+    """d=5, κ=10, r=2, n=1: rank(X) = 1 < k*, so the oracle has to enumerate."""
+    return make_problem(5, 10, 2, 1, "gaussian", seed=3)
