@@ -9,6 +9,8 @@ in its parameter block (so the measures below are invariant to rescaling a block
   otherwise growing that coordinate lowers the energy: a saddle, never a minimum;
 * second order: the smallest eigenvalue of the scaled active Hessian ``B H_AA B`` (B = diag(b_A)), relative to its
   largest |eigenvalue| (``min_hessian_eig_rel``), must be ≥ −hessian_tol.
+* with γ learned (``gamma_floor`` given): a point whose γ is above the floor must also be stationary in log γ,
+  ``kkt_gamma = |γ ∂E/∂γ| / max(|E|, 1) ≤ kkt_tol``; at the floor the point is certified at fixed γ (THEORY.md §2).
 """
 from __future__ import annotations
 
@@ -43,10 +45,12 @@ class Certificate:
     kkt_tol: float
     hessian_tol: float
     active_rtol: float
+    kkt_gamma: np.ndarray | None = None
 
     @property
     def stationary(self) -> np.ndarray:
-        return self.kkt_active <= self.kkt_tol
+        ok = self.kkt_active <= self.kkt_tol
+        return ok if self.kkt_gamma is None else ok & (self.kkt_gamma <= self.kkt_tol)
 
     @property
     def inactive_ok(self) -> np.ndarray:
@@ -62,16 +66,23 @@ class Certificate:
 
     @property
     def kkt(self) -> np.ndarray:
-        """Combined first-order violation max(kkt_active, −kkt_inactive, 0)."""
-        return np.maximum(np.maximum(self.kkt_active, -self.kkt_inactive), 0.0)
+        """Combined first-order violation max(kkt_active, −kkt_inactive, kkt_gamma, 0)."""
+        out = np.maximum(np.maximum(self.kkt_active, -self.kkt_inactive), 0.0)
+        return out if self.kkt_gamma is None else np.maximum(out, self.kkt_gamma)
 
 
 def certify(objective: Objective, theta: np.ndarray, gamma: np.ndarray, *, kkt_tol: float = KKT_TOL,
-            hessian_tol: float = HESSIAN_TOL, active_rtol: float = ACTIVE_RTOL) -> Certificate:
-    """Certificate for each row of `theta` (R, P) at its noise level `gamma` (R,)."""
+            hessian_tol: float = HESSIAN_TOL, active_rtol: float = ACTIVE_RTOL,
+            gamma_floor: float | None = None) -> Certificate:
+    """Certificate for each row of `theta` (R, P) at its noise level `gamma` (R,); pass `gamma_floor` when γ was
+    learned, so that points above the floor are also checked for stationarity in γ."""
     theta = np.asarray(theta, dtype=np.float64)
     gamma = np.broadcast_to(np.asarray(gamma, dtype=np.float64), (len(theta),))
-    E, g, _ = objective.value_and_grad(theta, gamma)
+    E, g, g_gamma = objective.value_and_grad(theta, gamma)
+    kkt_gamma = None
+    if gamma_floor is not None:
+        above = gamma > gamma_floor * (1 + 1e-9)
+        kkt_gamma = np.where(above, np.abs(gamma * g_gamma) / np.maximum(np.abs(E), 1.0), 0.0)
     A = active_mask(objective, theta, active_rtol)
     b = block_scales(objective, theta)
     S = np.maximum(np.abs(E), 1.0)[:, None]
@@ -91,4 +102,4 @@ def certify(objective: Objective, theta: np.ndarray, gamma: np.ndarray, *, kkt_t
     eig_s = np.linalg.eigvalsh(Hs + eye * ((~valid) * big_s[:, None])[:, None, :])
     eig_rel = eig_s[:, 0] / np.maximum(np.abs(eig_s).max(axis=1), 1e-300)
     return Certificate(E, A, kkt_active, kkt_inactive, max_abs_active, min_inactive, eig_raw, eig_rel,
-                       kkt_tol, hessian_tol, active_rtol)
+                       kkt_tol, hessian_tol, active_rtol, kkt_gamma)

@@ -222,7 +222,8 @@ def minimise(objective: Objective, starts: Starts, gamma: float, *, learn_gamma:
         if not np.all(np.isfinite(x)):
             raise FloatingPointError("the search produced non-finite parameters")
         theta, gam = split(x)
-        if res.success or free_counts(objective, theta, gam).max() <= NEWTON_MAX_ACTIVE:
+        # With γ learned, L-BFGS-B runs to its own convergence: the Newton phase moves θ at fixed γ only.
+        if res.success or (not learn_gamma and free_counts(objective, theta, gam).max() <= NEWTON_MAX_ACTIVE):
             break
     newton_iters = 0
     if newton_steps and free_counts(objective, theta, gam).max() <= NEWTON_MAX_ACTIVE:
