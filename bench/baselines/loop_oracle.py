@@ -130,4 +130,12 @@ if __name__ == "__main__":
     print(f"planted support {S}; loop oracle: k={k}, supports={supports}, {n_sub} subsets in {dt:.3f}s")
     assert k == r and supports == [S]
     rate = loop_subsets_per_second(Phi, X, r, 2000)
-    print(f"throughput at k={r}: {rate:,.0f} subsets/s ({1e6 / rate:.1f} us/subset)")
+    print(f"throughput d={d} kappa={kappa} n={n} k={r}: {rate:,.0f} subsets/s ({1e6 / rate:.1f} us/subset)")
+    d, kappa = 100, 200
+    Phi = rng.standard_normal((d, kappa))
+    Phi /= np.linalg.norm(Phi, axis=0)
+    for n in (1, 20):
+        X = Phi[:, :10] @ rng.standard_normal((10, n))
+        for k in (2, 10, 50):
+            rate = loop_subsets_per_second(Phi, X, k, 5000)
+            print(f"throughput d={d} kappa={kappa} n={n} k={k}: {rate:,.0f} subsets/s ({1e6 / rate:.1f} us/subset)")

@@ -116,22 +116,32 @@ def mip_sparsest(
 
 
 if __name__ == "__main__":
-    rng = np.random.default_rng(0)
-    d, kappa, r, n = 15, 30, 4, 3
-    Phi = rng.standard_normal((d, kappa))
+    import argparse
+
+    ap = argparse.ArgumentParser(description="big-M MIP oracle on a planted Gaussian instance")
+    ap.add_argument("--d", type=int, default=15)
+    ap.add_argument("--kappa", type=int, default=30)
+    ap.add_argument("--r", type=int, default=4)
+    ap.add_argument("--n", type=int, default=3)
+    ap.add_argument("--time-limit", type=float, default=None)
+    ap.add_argument("--solvers", default="HIGHS,SCIPY")
+    ap.add_argument("--seed", type=int, default=0)
+    a = ap.parse_args()
+    rng = np.random.default_rng(a.seed)
+    Phi = rng.standard_normal((a.d, a.kappa))
     Phi /= np.linalg.norm(Phi, axis=0)
-    S = sorted(rng.choice(kappa, r, replace=False).tolist())
-    Z = np.zeros((kappa, n))
-    Z[S] = rng.standard_normal((r, n))
+    S = sorted(rng.choice(a.kappa, a.r, replace=False).tolist())
+    Z = np.zeros((a.kappa, a.n))
+    Z[S] = rng.standard_normal((a.r, a.n))
     X = Phi @ Z
     M = 10.0 * np.abs(Z).max()
-    for name in ("HIGHS", "SCIPY"):
-        res = mip_sparsest(Phi, X, big_m=M, solver=name)
-        print(f"{name}: planted {S}; status={res['status']} k={res['k']} support={res['support']} "
+    print(f"d={a.d} kappa={a.kappa} r={a.r} n={a.n}, big_m = 10 max|Z*| = {M:.3g}, planted {S}")
+    for name in a.solvers.split(","):
+        res = mip_sparsest(Phi, X, big_m=M, solver=name, time_limit=a.time_limit)
+        print(f"{name}: status={res['status']} k={res['k']} support==planted: {res['support'] == S} "
               f"binding={res['bound_binding']} in {res['solve_seconds']:.2f}s")
-    res = mip_sparsest(Phi, X, big_m=M, time_limit=1e-3)
-    print(f"time_limit=1ms: status={res['status']} k={res['k']}")
-    res = mip_sparsest(Phi, X, big_m=M, time_limit=1.0)
-    print(f"time_limit=1s: status={res['status']} k={res['k']} (incumbent, not certified)")
-    res = mip_sparsest(Phi, X, big_m=1e-3 * np.abs(Z).max())  # invalid bound: a restriction of P0
-    print(f"too-small big_m: status={res['status']} k={res['k']}")
+    if a.time_limit is None:  # failure modes, on the same instance
+        res = mip_sparsest(Phi, X, big_m=M, time_limit=1e-3)
+        print(f"time_limit=1ms: status={res['status']} k={res['k']} (no feasible incumbent)")
+        res = mip_sparsest(Phi, X, big_m=1e-3 * np.abs(Z).max())
+        print(f"big_m = 1e-3 max|Z*| (invalid bound): status={res['status']} k={res['k']}")
