@@ -64,26 +64,69 @@ def relax(problem, as_json, budget):
         click.echo(f"l21 support ({len(result.support)} rows): {list(result.support)}; optimal: {result.optimal}")
 
 
+def _validated_variant(spec: str):
+    """get_variant(spec), then the import checker when it is available (it raises VariantError on a bad variant)."""
+    variant = get_variant(spec)
+    try:
+        from ..variants.checker import validate_variant
+    except ImportError:  # the checker module is optional
+        return variant
+    validate_variant(variant)
+    return variant
+
+
 @cli.command()
-@click.option("--variant", "variant_name", required=True, help="Variant name (see `vaetheory variants`).")
-@click.option("--problem", "problem_path", type=click.Path(dir_okay=False), required=True, help="Problem .npz.")
-@click.option("--restarts", type=click.IntRange(min=1), default=32, show_default=True, help="Number of starts.")
+@click.option("--variant", "variant_name", default=None,
+              help="Variant name or import spec (see `vaetheory variants`); default: every built-in (main job).")
+@click.option("--problem", "problem_path", type=click.Path(dir_okay=False), default=None,
+              help="Problem .npz; default: the profile's generated problems.")
+@click.option("--restarts", type=click.IntRange(min=1), default=None,
+              help="Number of starts (default: 32 with --problem, else the profile's).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for the starts.")
 @click.option("--gamma", type=float, default=None, callback=positive_float,
               help="Fixed γ (default: the variant's); with --learn-gamma, the starting γ.")
 @click.option("--learn-gamma", is_flag=True, help="Learn γ jointly down to the variant's floor.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default="reports", show_default=True,
+              help="Folder for counterexample reports and summaries.")
+@click.option("--profile", "profile_name", default=None,
+              help="Run profile (ci, dev, deep; default: $VAETHEORY_PROFILE or ci).")
 @_budget_opt
 @_json_opt
-def check(variant_name, problem_path, restarts, seed, gamma, learn_gamma, budget, as_json):
-    """Search, certify and judge the local minima of one variant on one problem."""
-    variant = get_variant(variant_name)
+def check(variant_name, problem_path, restarts, seed, gamma, learn_gamma, out_dir, profile_name, budget, as_json):
+    """Search, certify and judge local minima: one variant on one problem, or (without --variant) the main job."""
+    import json
+
+    from ..mainjob import run_main_job
+    from ..profiles import get_profile
+    from ..report import write_check_reports
+    from .options import require
+
+    profile = get_profile(profile_name)
+    if problem_path is None:
+        require(gamma is None and not learn_gamma and restarts is None,
+                "--gamma, --learn-gamma and --restarts need --problem (the main job uses the profile's settings)")
+        variants = None if variant_name is None else [_validated_variant(variant_name)]
+        specs = None if variant_name is None else {variants[0].name: variant_name}
+        job = run_main_job(profile.name, out_dir, seed, variants, progress=not as_json, specs=specs)
+        if as_json:
+            emit_json(json.loads(job.summary_json.read_text()))
+        else:
+            click.echo(job.table())
+            click.echo(f"wrote {job.summary_md} and {job.summary_json}; refuted claims: {len(job.refuted)}",
+                       err=True)
+        raise SystemExit(job.exit_code)
+    require(variant_name is not None, "--problem needs --variant (or give neither to run the main job)")
+    variant = _validated_variant(variant_name)
     p = load_problem(problem_path)
-    result = run_check(p, variant, restarts=restarts, seed=seed, gamma=gamma, learn_gamma=learn_gamma,
-                       analysis=analyse_problem(p, budget=budget))
+    result = run_check(p, variant, restarts=32 if restarts is None else restarts, seed=seed, gamma=gamma,
+                       learn_gamma=learn_gamma, analysis=analyse_problem(p, budget=budget))
+    paths = write_check_reports(result, out_dir, spec=variant_name)
     if as_json:
-        emit_json(result.to_dict())
+        emit_json(result.to_dict() | {"reports": [str(x.json) for x in paths]})
     else:
         s = result.summary
         click.echo(f"{variant.name} on {p.describe()} (gamma={result.gamma:g}, {result.gamma_mode}): "
                    + ", ".join(f"{k}={v}" for k, v in s.items()) + f"; claim {result.claim_status}")
+        for x in paths:
+            click.echo(f"  report: {x.json}", err=True)
     raise SystemExit(EXIT_REFUTED if result.claim_status == "refuted" else EXIT_OK)

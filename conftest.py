@@ -1,0 +1,31 @@
+"""Root pytest configuration: the ``--vaetheory-profile`` option (ci, dev, deep) for the property tests.
+
+The option sets $VAETHEORY_PROFILE before test modules are imported, then the matching Hypothesis profile is loaded
+(`vaetheory.profiles.load_profile`), so a property module reads the same profile as the main job would.
+"""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from vaetheory.errors import InputError
+from vaetheory.profiles import ENV_VAR, load_profile
+
+
+def pytest_addoption(parser) -> None:
+    try:
+        parser.addoption("--vaetheory-profile", default=None,
+                         help="vaetheory run profile: ci (default), dev or deep; overrides $VAETHEORY_PROFILE.")
+    except ValueError:  # already registered (e.g. by an installed plugin)
+        pass
+
+
+def pytest_configure(config) -> None:
+    name = config.getoption("--vaetheory-profile", default=None)
+    try:
+        load_profile(name)
+    except InputError as exc:  # an unknown profile name: a usage error, not an internal one
+        raise pytest.UsageError(str(exc)) from None
+    if name:
+        os.environ[ENV_VAR] = name

@@ -1,0 +1,83 @@
+"""The main job and the `check` command: tables, summaries, reports, errors of one variant, exit codes."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pytest
+from click.testing import CliRunner
+
+from vaetheory.cli import cli
+from vaetheory.cli import commands  # noqa: F401  (registers the subcommands)
+from vaetheory.generate import make_problem
+from vaetheory.mainjob import run_main_job
+from vaetheory.profiles import ProblemSpec
+from vaetheory.variants import get_variant
+from vaetheory.variants.builtin import VAE_FULL
+
+TINY = [ProblemSpec("tiny", 6, 10, 2, 4, "orthogonal", 1)]
+
+
+@dataclass(frozen=True)
+class Exploding:
+    """vae-full whose energy raises: the main job must record it as an error and go on."""
+
+    name: str = "exploding"
+    description: str = "raises in energy()"
+    claim = VAE_FULL.claim
+    gamma = VAE_FULL.gamma
+
+    def __getattr__(self, attr):
+        return getattr(VAE_FULL, attr)
+
+    def energy(self, params, Phi, X, gamma):
+        raise RuntimeError("boom")
+
+
+@pytest.fixture(scope="module")
+def job(tmp_path_factory):
+    out = tmp_path_factory.mktemp("job")
+    variants = [get_variant("vae-diag"), Exploding(), VAE_FULL]
+    return run_main_job("ci", out, 0, variants, progress=False, problems=TINY)
+
+
+def test_failing_variant_is_recorded_and_the_run_goes_on(job):
+    by_name = {r.variant: r for r in job.records}
+    assert by_name["exploding"].error and "boom" in by_name["exploding"].error
+    assert by_name["vae-full"].error is None and sum(by_name["vae-full"].summary.values()) > 0
+    assert "ERROR" in job.table() and "exploding" in job.table()
+
+
+def test_summaries_and_reports_are_written(job):
+    data = json.loads(job.summary_json.read_text())
+    assert [r["variant"] for r in data["runs"]] == ["vae-diag", "exploding", "vae-full"]
+    assert data["exit_code"] == job.exit_code == 0  # nothing refuted: vae-diag only claims bad minima exist
+    diag = next(r for r in job.records if r.variant == "vae-diag")
+    assert diag.summary["bad_local_min"] > 0 and diag.reports  # measured on this problem
+    for name in diag.reports:
+        assert (job.out_dir / name).is_file()
+    md = job.summary_md.read_text()
+    assert "| vae-diag | tiny |" in md and "ERROR: " in md and "boom" in md
+
+
+def test_check_command_single_problem_writes_reports(tmp_path):
+    problem = make_problem(6, 10, 2, 4, "orthogonal", seed=1)
+    path = problem.save(tmp_path / "p.npz")
+    out = tmp_path / "out"
+    res = CliRunner().invoke(cli, ["check", "--variant", "vae-diag", "--problem", str(path), "--restarts", "4",
+                                   "--out", str(out), "--json"])
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.stdout)
+    assert data["summary"]["bad_local_min"] == len(data["reports"]) > 0
+    assert all((out / p.split("/")[-1]).is_file() for p in data["reports"])
+
+
+def test_check_command_rejects_problem_without_variant(tmp_path):
+    problem = make_problem(6, 10, 2, 4, "orthogonal", seed=1).save(tmp_path / "p.npz")
+    res = CliRunner().invoke(cli, ["check", "--problem", str(problem)])
+    assert res.exit_code == 2 and "--problem needs --variant" in res.output
+
+
+def test_check_command_rejects_unknown_profile():
+    res = CliRunner().invoke(cli, ["check", "--profile", "nope"])
+    assert res.exit_code == 2 and "unknown profile" in res.output
