@@ -277,7 +277,8 @@ def test_run_check_is_reproducible(easy_problem, easy_analysis):
 
 def test_run_check_learned_gamma(easy_problem, easy_analysis):
     variant = get_variant("vae-full")
-    res = run_check(easy_problem, variant, restarts=3, seed=0, learn_gamma=True, gamma=1e-2, analysis=easy_analysis)
+    res = run_check(easy_problem, variant, restarts=3, seed=0, learn_gamma=True, gamma=1e-2, analysis=easy_analysis,
+                    maxiter=300)
     assert res.gamma_mode == "learned" and sum(res.summary.values()) == 3
     assert np.all(res.search.gamma >= variant.gamma.floor * (1 - 1e-12))
     assert res.claim_conditions["fixed_gamma"] is False and res.claim_status == "not_applicable"

@@ -51,7 +51,7 @@ def conditions_met(claim: Claim, ctx: ClaimContext) -> tuple[bool | None, dict[s
 
 
 def claim_status(claim: Claim, ctx: ClaimContext, summary: dict[str, int]) -> str:
-    """held/refuted for ``optimal_minima``; confirmed/not_confirmed for ``bad_minima_exist`` (a finite search cannot
+    """held/refuted for ``optimal_minima`` (undecided when no point was certified a minimum); confirmed/not_confirmed for ``bad_minima_exist`` (a finite search cannot
     refute existence); not_applicable or undecided when the conditions are not (known to be) met."""
     if claim.kind == "none":
         return "no_claim"
@@ -61,5 +61,8 @@ def claim_status(claim: Claim, ctx: ClaimContext, summary: dict[str, int]) -> st
     if met is None:
         return "undecided"
     if claim.kind == "optimal_minima":
-        return "refuted" if summary.get("bad_local_min", 0) > 0 else "held"
+        if summary.get("bad_local_min", 0) > 0:
+            return "refuted"
+        # "held" needs at least one certified minimum: a run that certified nothing tested nothing.
+        return "held" if summary.get("optimal", 0) > 0 else "undecided"
     return "confirmed" if summary.get("bad_local_min", 0) > 0 else "not_confirmed"

@@ -148,6 +148,8 @@ def projected_newton(objective: Objective, theta: np.ndarray, gamma: np.ndarray,
     it = 0
     for it in range(1, max_iter + 1):
         E, g, _ = objective.value_and_grad(theta, gamma)
+        if not (np.all(np.isfinite(E)) and np.all(np.isfinite(g))):
+            raise FloatingPointError(f"variant {objective.variant.name!r}: non-finite energy or gradient in the search")
         b = block_scales(objective, theta)
         held = nonneg & (theta <= ACTIVE_RTOL * b) & (g > 0)  # same rule as free_counts
         free = ~held

@@ -43,6 +43,6 @@ def cli() -> None:
 
 def main() -> None:
     """Console-script entry point."""
-    from . import commands  # noqa: F401  (registers the subcommands)
+    from . import commands, replay_cmd, variants_cmd  # noqa: F401  (registers the subcommands)
 
     sys.exit(cli.main(standalone_mode=True))
