@@ -42,4 +42,4 @@ def test_broken_problems_break_their_condition(condition):
 
 def test_unknown_condition_is_rejected():
     with pytest.raises(ValueError, match="condition must be one of"):
-        broken_problems("nonsense").example()
+        broken_problems("nonsense")

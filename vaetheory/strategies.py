@@ -104,10 +104,7 @@ def _correlated(Z: np.ndarray, rho: float) -> np.ndarray:
 
 
 @st.composite
-def broken_problems(draw, condition: str, *, max_d: int = MAX_D, max_kappa: int = MAX_KAPPA) -> Problem:
-    """A problem that breaks exactly the named condition of C1 (see the module docstring)."""
-    if condition not in BROKEN_CONDITIONS:
-        raise ValueError(f"condition must be one of {', '.join(BROKEN_CONDITIONS)}; got {condition!r}")
+def _broken_problems(draw, condition: str, *, max_d: int = MAX_D, max_kappa: int = MAX_KAPPA) -> Problem:
     if condition == "n_lt_r":
         d = draw(st.integers(3, max_d))
         kappa = draw(st.integers(d + 1, max_kappa))
@@ -135,3 +132,11 @@ def broken_problems(draw, condition: str, *, max_d: int = MAX_D, max_kappa: int 
     q = 2 * r - d
     n = draw(st.integers(max(q, 1), MAX_N))
     return _problem(draw(dictionaries(d, kappa)), draw(row_sparse_codes(kappa, r, n, "rank_deficient", rank=q)))
+
+
+def broken_problems(condition: str, *, max_d: int = MAX_D, max_kappa: int = MAX_KAPPA) -> st.SearchStrategy[Problem]:
+    """Problems that break exactly the named condition of C1 (see the module docstring); the name is checked here,
+    when the strategy is built, not when it is drawn from."""
+    if condition not in BROKEN_CONDITIONS:
+        raise ValueError(f"condition must be one of {', '.join(BROKEN_CONDITIONS)}; got {condition!r}")
+    return _broken_problems(condition, max_d=max_d, max_kappa=max_kappa)
