@@ -65,6 +65,17 @@ def collapsed_energy(Phi, X, nu, gamma, covariance: Covariance = "full") -> Tens
     raise InputError(f"covariance must be 'full' or 'diag', got {covariance!r}")
 
 
+def posterior_mean(Phi, X, nu, noise) -> Tensor:
+    """U* = Γ Φᵀ (noise·I + ΦΓΦᵀ)⁻¹ X (κ×n): the minimiser of (1/noise)‖X − ΦU‖² + Σ_j ‖u_j‖²/ν_j (THEORY.md §2).
+
+    For plain evaluation and ``vmap`` (it uses ``linalg.solve``, whose Hessian-vector products are wrong under
+    nested vmap/jvp in torch 2.13: never differentiate twice through it).
+    """
+    Phi, X, nu, noise = map(as_tensor, (Phi, X, nu, noise))
+    S = noise * torch.eye(Phi.shape[0], dtype=DTYPE) + (Phi * nu) @ Phi.T
+    return nu[:, None] * (Phi.T @ torch.linalg.solve(S, X))
+
+
 def optimal_means(Phi, X, w, gamma) -> Tensor:
     """Encoder means M* (κ×n) minimising the ELBO for decoder weights w: (DΦᵀΦD + γI)⁻¹ DΦᵀ X."""
     Phi, X, w, gamma = as_tensor(Phi), as_tensor(X), as_tensor(w), as_tensor(gamma)

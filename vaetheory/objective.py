@@ -7,7 +7,6 @@ import torch
 from torch.func import grad, grad_and_value, jvp, vmap
 
 from ._threads import single_threaded
-from .energies import DTYPE
 from .errors import VariantError
 from .problem import Problem
 from .variants.protocol import ParamLayout, Variant

@@ -111,9 +111,8 @@ def make_starts(objective: Objective, restarts: int, rng: np.random.Generator, g
 
 def active_mask(objective: Objective, theta: np.ndarray, rtol: float = ACTIVE_RTOL) -> np.ndarray:
     """(R, P) coordinates that are active: free coordinates always; nonneg ones above `rtol` × their block's max."""
-    nonneg, blocks = objective.layout.nonneg, objective.layout.block_ids
-    scale = block_scales(objective, theta)
-    return ~nonneg[None, :] | (theta > rtol * scale)
+    nonneg = objective.layout.nonneg
+    return ~nonneg[None, :] | (theta > rtol * block_scales(objective, theta))
 
 
 def block_scales(objective: Objective, theta: np.ndarray) -> np.ndarray:

@@ -13,9 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from torch import Tensor
 
-from ..energies import ae_energy, ae_l21_profile, collapsed_energy
+from ..energies import ae_energy, ae_l21_profile, collapsed_energy, posterior_mean
 from ..problem import Problem
 from .protocol import Claim, GammaPolicy, ParamSpec
 
@@ -58,9 +57,7 @@ class CollapsedVAE:
         return params["nu"]
 
     def representation(self, params, Phi, X, gamma):
-        nu = params["nu"]
-        S = gamma * torch.eye(Phi.shape[0], dtype=Phi.dtype) + (Phi * nu) @ Phi.T
-        return nu[:, None] * (Phi.T @ torch.linalg.solve(S, X))
+        return posterior_mean(Phi, X, params["nu"], gamma)
 
 
 @dataclass(frozen=True)
@@ -91,9 +88,7 @@ class GroupLassoAE:
         return params["nu"]
 
     def representation(self, params, Phi, X, gamma):
-        nu = params["nu"]
-        S = self.lam * gamma * torch.eye(Phi.shape[0], dtype=Phi.dtype) + (Phi * nu) @ Phi.T
-        return nu[:, None] * (Phi.T @ torch.linalg.solve(S, X))
+        return posterior_mean(Phi, X, params["nu"], self.lam * gamma)
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,7 @@ from typing import Literal
 
 import numpy as np
 import torch
-from vaetheory.energies import collapsed_energy
+from vaetheory.energies import collapsed_energy, posterior_mean
 from vaetheory.variants.protocol import Claim, GammaPolicy, ParamSpec
 
 from ._starts import data_scale, row_power
@@ -97,9 +97,7 @@ class BetaVAE:
         return params["nu"]
 
     def representation(self, params, Phi, X, gamma):
-        nu = params["nu"]
-        sigma_beta = self.beta * gamma * torch.eye(Phi.shape[0], dtype=Phi.dtype) + (Phi * nu) @ Phi.T
-        return nu[:, None] * (Phi.T @ torch.linalg.solve(sigma_beta, X))
+        return posterior_mean(Phi, X, params["nu"], self.beta * gamma)
 
 
 #: The registered instance (entry point ``beta-vae``): β = 0.5, full-covariance encoder.

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 import torch
+from vaetheory.energies import posterior_mean
 from vaetheory.variants.protocol import Claim, GammaPolicy, ParamSpec
 
 from ._starts import data_scale, row_power
@@ -90,9 +91,7 @@ class LearnedPriorVAE:
         return params["s"]
 
     def representation(self, params, Phi, X, gamma):
-        s = params["s"]
-        sigma_x = gamma * torch.eye(Phi.shape[0], dtype=Phi.dtype) + (Phi * s) @ Phi.T
-        return s[:, None] * (Phi.T @ torch.linalg.solve(sigma_x, X))
+        return posterior_mean(Phi, X, params["s"], gamma)
 
 
 #: The registered instance (entry point ``learned-prior-vae``): full-covariance encoder.
