@@ -1,0 +1,82 @@
+"""Smoke test of the benchmark: `bench/run.py --quick` runs end to end and writes well-formed results.
+
+Structure only (keys, types, consistency between counts): speed is measured by the benchmark, never asserted.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SECTIONS = {"enumeration", "recovery", "scaling", "properties", "cli", "prototypes"}
+
+
+@pytest.fixture(scope="module")
+def quick_results(tmp_path_factory) -> tuple[dict, str]:
+    out = tmp_path_factory.mktemp("bench")
+    proc = subprocess.run([sys.executable, str(ROOT / "bench" / "run.py"), "--quick", "--out", str(out)],
+                          capture_output=True, text=True, cwd=out, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return json.loads((out / "results.json").read_text()), (out / "results.md").read_text()
+
+
+def _is_load(value) -> bool:
+    return isinstance(value, list) and len(value) == 3 and all(isinstance(v, float | int) for v in value)
+
+
+def test_every_section_and_meta(quick_results):
+    data, md = quick_results
+    assert set(data["sections"]) == SECTIONS
+    assert data["meta"]["machine"]["cpus"] >= 1
+    for name, sec in data["sections"].items():
+        assert sec["quick"] is True and sec["seconds"] >= 0 and _is_load(sec["load_end"]), name
+        assert f"## {name}" in md
+
+
+def test_enumeration_structure(quick_results):
+    sec = quick_results[0]["sections"]["enumeration"]
+    assert sec["rates"] and sec["solves"]
+    for row in sec["rates"]:
+        assert row["loop_per_s"] > 0 and row["batched_with_generation_per_s"] > 0 and _is_load(row["load"])
+        assert row["speedup"] == pytest.approx(row["batched_with_generation_per_s"] / row["loop_per_s"])
+    for row in sec["solves"]:
+        assert isinstance(row["oracle_extrapolated"], bool) and isinstance(row["mip_status"], str)
+        if not row["oracle_extrapolated"]:
+            assert row["oracle_correct"] is True  # the planted support is the unique sparsest one here
+
+
+def test_recovery_structure(quick_results):
+    sec = quick_results[0]["sections"]["recovery"]
+    assert sec["protocol"]["n"] == 1 and sec["recipe_run"]["batch"] >= 1
+    assert [r["r"] for r in sec["rows"]] == sec["protocol"]["rs"]
+    for row in sec["rows"]:
+        assert 0 <= row["vaetheory_recovery"] <= 1 and 0 <= row["recipe_recovery"] <= 1
+        assert len(row["vaetheory_verdicts"]) == sec["protocol"]["trials"]
+        assert set(row["recipe_recovery_rules"]) == {"rtol_0.1", "rtol_0.01", "rtol_0.001", "top_r"}
+
+
+def test_scaling_structure(quick_results):
+    sec = quick_results[0]["sections"]["scaling"]
+    rs = sec["search_vs_restarts"]
+    assert rs[0]["restarts"] == 1 and rs[0]["ratio_to_R_times_one"] == pytest.approx(1.0)
+    for row in sec["oracle_limits"]:
+        assert row["max_kappa_1s"] <= row["max_kappa_60s"] <= row["max_kappa_3600s"]
+
+
+def test_properties_and_cli_structure(quick_results):
+    secs = quick_results[0]["sections"]
+    assert isinstance(secs["properties"]["measured"], bool)
+    if not secs["properties"]["measured"]:
+        assert secs["properties"]["reason"]
+    rows = secs["cli"]["rows"]
+    assert rows and all(r["exit_code"] in (0, 1, None) and r["wall_seconds"] > 0 for r in rows)
+    assert all(sum(r["summary"].values()) == r["restarts"] for r in rows if "summary" in r)
+
+
+def test_prototype_agrees_with_library(quick_results):
+    rows = quick_results[0]["sections"]["prototypes"]["rows"]
+    assert rows and all(r["max_rel_diff"] < 1e-8 for r in rows)  # a faster path is only useful if it is the same
