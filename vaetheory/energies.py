@@ -65,6 +65,27 @@ def collapsed_energy(Phi, X, nu, gamma, covariance: Covariance = "full") -> Tens
     raise InputError(f"covariance must be 'full' or 'diag', got {covariance!r}")
 
 
+def collapsed_hessian(Phi, X, nu, gamma, covariance: Covariance = "full") -> Tensor:
+    """Closed-form Hessian in ν of L_full / L_diag (κ×κ), from one Cholesky factor of Σ_x.
+
+    With K = ΦᵀΣ_x⁻¹Φ and B = ΦᵀΣ_x⁻¹X: ∇²tr(XᵀΣ_x⁻¹X) = 2 K∘(BBᵀ); ∇²(n log|Σ_x|) = −n K∘K; and
+    ∇²(n Σ_j log(γ + ν_j c_j)) = −n diag(c_j²/(γ + ν_j c_j)²). Measured 70–800× faster than autograd
+    Hessian-vector products (bench/prototypes.py); agreement with autograd is tested and checked by the import checker.
+    """
+    Phi, X, nu, gamma = map(as_tensor, (Phi, X, nu, gamma))
+    L = torch.linalg.cholesky(_sigma_x(Phi, nu, gamma))
+    A = torch.linalg.solve_triangular(L, Phi, upper=False)
+    C = torch.linalg.solve_triangular(L, X, upper=False)
+    K = A.T @ A
+    B = A.T @ C
+    H = 2 * K * (B @ B.T)
+    n = X.shape[1]
+    if covariance == "full":
+        return H - n * K * K
+    c = (Phi * Phi).sum(0)
+    return H - n * torch.diag(c**2 / (gamma + nu * c) ** 2)
+
+
 def posterior_mean(Phi, X, nu, noise) -> Tensor:
     """U* = Γ Φᵀ (noise·I + ΦΓΦᵀ)⁻¹ X (κ×n): the minimiser of (1/noise)‖X − ΦU‖² + Σ_j ‖u_j‖²/ν_j (THEORY.md §2).
 

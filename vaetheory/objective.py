@@ -15,6 +15,22 @@ from .variants.protocol import ParamLayout, Variant
 HESSIAN_MEMORY_BUDGET = 256 * 2**20
 
 
+def _defining_class(obj, name: str):
+    return next((c for c in type(obj).__mro__ if name in vars(c)), None)
+
+
+def _closed_form_hessian(variant):
+    """The variant's optional ``hessian`` method, unless ``energy`` is overridden in a subclass below the class that
+    defines ``hessian`` (then the inherited Hessian belongs to another energy and autograd is used instead)."""
+    closed = getattr(variant, "hessian", None)
+    if closed is None:
+        return None
+    h_cls, e_cls = _defining_class(variant, "hessian"), _defining_class(variant, "energy")
+    if h_cls is None or e_cls is None:  # defined on the instance itself: trust it
+        return closed
+    return closed if issubclass(h_cls, e_cls) else None
+
+
 class Objective:
     """Energy of `variant` on `problem` as functions of (B, P) parameter arrays and (B,) noise levels γ."""
 
@@ -31,6 +47,9 @@ class Objective:
             return vmap(lambda v: jvp(lambda th: g_theta(th, gamma), (theta,), (v,))[1])(tangents)
 
         self._hvps = vmap(hvps)
+        closed = _closed_form_hessian(variant)
+        self._hess = None if closed is None else vmap(
+            lambda th, g: closed(self.layout.unpack(th), self.Phi, self.X, g))
         self._scales = vmap(lambda th: variant.latent_scales(self.layout.unpack(th)))
         self._rep = vmap(lambda th, g: variant.representation(self.layout.unpack(th), self.Phi, self.X, g))
 
@@ -75,6 +94,15 @@ class Objective:
         chunk = max(1, HESSIAN_MEMORY_BUDGET // (8 * 6 * m * P))
         th, ga = self._t(theta), self._t(gamma)
         out = []
+        if self._hess is not None:  # the variant's closed form: full P×P per point, then the active block
+            chunk = max(1, HESSIAN_MEMORY_BUDGET // (8 * 2 * P * P))
+            for i in range(0, B, chunk):
+                Hf = self._hess(th[i:i + chunk], ga[i:i + chunk]).numpy()
+                o, v = order[i:i + chunk], valid[i:i + chunk]
+                Hb = np.take_along_axis(np.take_along_axis(Hf, o[:, :, None], axis=1), o[:, None, :], axis=2)
+                out.append(Hb * (v[:, :, None] & v[:, None, :]))
+            H = np.concatenate(out)
+            return 0.5 * (H + np.swapaxes(H, 1, 2)), order, valid
         for i in range(0, B, chunk):  # one iteration per memory-sized batch of points
             o, v = order[i:i + chunk], valid[i:i + chunk]
             tangents = np.zeros((len(o), m, P))

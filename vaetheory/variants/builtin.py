@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..energies import ae_energy, ae_l21_profile, collapsed_energy, posterior_mean
+from ..energies import ae_energy, ae_l21_profile, collapsed_energy, collapsed_hessian, posterior_mean
 from ..problem import Problem
 from .protocol import Claim, GammaPolicy, ParamSpec
 
@@ -45,6 +45,9 @@ class CollapsedVAE:
 
     def energy(self, params, Phi, X, gamma):
         return collapsed_energy(Phi, X, params["nu"], gamma, self.covariance)
+
+    def hessian(self, params, Phi, X, gamma):  # optional protocol method: closed form, exact
+        return collapsed_hessian(Phi, X, params["nu"], gamma, self.covariance)
 
     def init_random(self, problem, rng, size):
         return {"nu": _scale(problem) * rng.exponential(size=(size, problem.kappa))}

@@ -11,6 +11,9 @@ Conventions the machinery relies on
 * A parameter declared ``nonneg=True`` is constrained to ``≥ 0``; a coordinate at 0 is *inactive* and the
   certificate checks that its gradient is not clearly negative (THEORY.md §5). Free parameters must be stationary.
 * ``init_random`` and ``init_from_support`` return numpy arrays with a leading batch axis of the requested size.
+* Optional: ``hessian(params, Phi, X, gamma) -> (P, P)`` tensor, the exact Hessian of ``energy`` in the flat
+  parameter order of ``param_specs``. When present, certificates and the Newton phase use it instead of autograd
+  Hessian-vector products (the import checker compares it with autograd).
 """
 from __future__ import annotations
 
