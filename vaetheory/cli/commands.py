@@ -55,7 +55,7 @@ def oracle(problem, as_json, budget):
 @_json_opt
 @_budget_opt
 def relax(problem, as_json, budget):
-    """ℓ2,1 relaxation min Σ_j ‖u_j‖₂ s.t. ΦU = X (cvxpy), its support and whether that support is optimal."""
+    """ℓ2,1 relaxation: min Σ_j ‖u_j‖₂ subject to ΦU = X (cvxpy), its support and whether it is optimal."""
     p = load_problem(problem)
     result = l21_relaxation(p, sparsest_supports(p, budget=budget))
     if as_json:
