@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .certify import Certificate, certify
+from .certify import Certificate
 from .claims import ClaimContext, claim_status, conditions_met
 from .conditions import ConditionReport, check_conditions
 from .errors import InputError
@@ -21,7 +21,7 @@ from .relax import RelaxationResult, l21_relaxation
 from .search import SearchResult, make_starts, minimise
 from .validation import check_int, check_positive
 from .variants.protocol import Variant
-from .verdict import PointVerdict, classify, latent_supports, refit_residuals, summarise
+from .verdict import PointVerdict, judge_points, summarise
 
 
 @dataclass(frozen=True)
@@ -120,12 +120,10 @@ def run_check(problem: Problem, variant: Variant, *, restarts: int = 32, seed: i
     timings["search"] = time.perf_counter() - t
     t = time.perf_counter()
     floor = variant.gamma.floor if learn_gamma else None
-    cert = certify(objective, search.theta, search.gamma, gamma_floor=floor)
-    masks = latent_supports(objective.latent_scales(search.theta), cert.active_rtol)
-    residuals = refit_residuals(problem.Phi, problem.X, masks)
+    judged = judge_points(objective, search.theta, search.gamma, analysis.oracle, gamma_floor=floor)
+    cert, masks, residuals, verdicts = judged.certificate, judged.masks, judged.residuals, judged.verdicts
     U = objective.representation(search.theta, search.gamma)
     own = np.linalg.norm(problem.X[None] - problem.Phi[None] @ U, axis=(1, 2)) / np.linalg.norm(problem.X)
-    verdicts = classify(cert, masks, residuals, analysis.oracle)
     timings["certify"] = time.perf_counter() - t
     points = [PointVerdict(v, [int(j) for j in np.flatnonzero(masks[i])], float(cert.energy[i]), float(residuals[i]),
                            float(own[i]), float(cert.kkt[i]), float(cert.kkt_active[i]), float(cert.kkt_inactive[i]),

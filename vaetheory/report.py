@@ -21,7 +21,6 @@ from pathlib import Path
 
 import numpy as np
 
-from .certify import certify
 from .check import CheckResult
 from .errors import InputError, VaetheoryError
 from .objective import Objective
@@ -31,7 +30,7 @@ from .search import Starts, minimise
 from .variants import get_variant
 from .variants.builtin import BUILTINS
 from .variants.protocol import Variant
-from .verdict import classify, latent_supports, refit_residuals
+from .verdict import judge_points
 
 SCHEMA = "vaetheory.report/1"
 DEFAULT_OUT = "reports"
@@ -323,16 +322,16 @@ def replay_report(path: str | os.PathLike, *, variant: Variant | None = None) ->
             raise InputError(f"{path}: end point has {theta.shape[1]} coordinates, variant expects {objective.size}")
         gamma = float(data["point_gamma"])
         tol = data["certificate"]
-        cert = certify(objective, theta, np.array([gamma]), kkt_tol=tol["kkt_tol"], hessian_tol=tol["hessian_tol"],
-                       active_rtol=tol["active_rtol"])
+        tolerances = {k: tol[k] for k in ("kkt_tol", "hessian_tol", "active_rtol")}
+        floor = variant.gamma.floor if data.get("gamma_mode") == "learned" else None
     except (KeyError, TypeError, ValueError) as exc:
         if isinstance(exc, VaetheoryError):
             raise
         raise InputError(f"{path}: malformed report ({type(exc).__name__}: {exc})") from None
-    masks = latent_supports(objective.latent_scales(theta), cert.active_rtol)
-    residual = float(refit_residuals(problem.Phi, problem.X, masks)[0])
     oracle = sparsest_supports(problem)
-    verdict = classify(cert, masks, np.array([residual]), oracle)[0]
+    judged = judge_points(objective, theta, np.array([gamma]), oracle, gamma_floor=floor, **tolerances)
+    cert, masks, verdict = judged.certificate, judged.masks, judged.verdicts[0]
+    residual = float(judged.residuals[0])
     support = [int(j) for j in np.flatnonzero(masks[0])]
     stored = data["verdict"]
     mismatches = []

@@ -5,7 +5,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from .certify import Certificate
+from .certify import Certificate, certify
 from .oracle import OracleResult
 from .variants.builtin import least_squares_on_supports
 
@@ -68,3 +68,23 @@ def classify(cert: Certificate, masks: np.ndarray, residuals: np.ndarray, oracle
 
 def summarise(verdicts: list[str]) -> dict[str, int]:
     return {v: sum(1 for x in verdicts if x == v) for v in VERDICTS}
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """Certificate, latent supports (R, κ), refit residuals (R,) and verdicts of a batch of end points."""
+
+    certificate: Certificate
+    masks: np.ndarray
+    residuals: np.ndarray
+    verdicts: list[str]
+
+
+def judge_points(objective, theta: np.ndarray, gamma: np.ndarray, oracle: OracleResult, *,
+                 gamma_floor: float | None = None, **tolerances) -> Judgement:
+    """The verdict step for end points (used by `run_check` and by report replay): certify at γ (with the γ floor
+    when γ was learned), read each latent support at the certificate's threshold, refit, classify."""
+    cert = certify(objective, theta, gamma, gamma_floor=gamma_floor, **tolerances)
+    masks = latent_supports(objective.latent_scales(theta), cert.active_rtol)
+    residuals = refit_residuals(objective.problem.Phi, objective.problem.X, masks)
+    return Judgement(cert, masks, residuals, classify(cert, masks, residuals, oracle))
