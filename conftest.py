@@ -1,7 +1,7 @@
 """Root pytest configuration: the ``--vaetheory-profile`` option (ci, dev, deep) for the property tests.
 
 The option sets $VAETHEORY_PROFILE before test modules are imported, then the matching Hypothesis profile is loaded
-(`vaetheory.profiles.load_profile`), so a property module reads the same profile as the main job would.
+(`vaetheory.problems.profiles.load_profile`), so a property module reads the same profile as the main job would.
 """
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import os
 
 import pytest
 
-from vaetheory.errors import InputError
-from vaetheory.profiles import ENV_VAR, load_profile
+from vaetheory.core.errors import InputError
+from vaetheory.problems.profiles import ENV_VAR, load_profile
 
 
 def pytest_addoption(parser) -> None:

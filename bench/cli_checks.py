@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import load
-from vaetheory.generate import make_problem
+from vaetheory.problems.generate import make_problem
 from vaetheory.variants.registry import available_variants
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,7 +51,7 @@ def import_seconds() -> float:
     """Wall seconds of a process that only imports the CLI (the fixed cost inside every figure above)."""
     env = os.environ | {"PYTHONPATH": str(ROOT)}
     t0 = time.perf_counter()
-    subprocess.run([sys.executable, "-c", "import vaetheory.cli.commands, vaetheory.check"], env=env, check=True)
+    subprocess.run([sys.executable, "-c", "import vaetheory.cli.commands, vaetheory.verdict.check"], env=env, check=True)
     return time.perf_counter() - t0
 
 

@@ -16,10 +16,10 @@ import numpy as np
 import torch
 
 from bench.common import MEMORY_BUDGET, best_rate, load, timed
-from vaetheory._threads import torch_threads
-from vaetheory.generate import make_problem
-from vaetheory.oracle import _screen, sparsest_supports
-from vaetheory.subsets import iter_subset_chunks
+from vaetheory.core.threads import torch_threads
+from vaetheory.problems.generate import make_problem
+from vaetheory.oracle.exhaustive import _screen, sparsest_supports
+from vaetheory.core.subsets import iter_subset_chunks
 
 
 def screen_chunk(k: int, n: int) -> int:

@@ -13,9 +13,9 @@ import numpy as np
 import torch
 
 from bench.common import best_rate, load, timed
-from vaetheory._threads import torch_threads
-from vaetheory.generate import make_problem
-from vaetheory.objective import Objective
+from vaetheory.core.threads import torch_threads
+from vaetheory.problems.generate import make_problem
+from vaetheory.search.objective import Objective
 from vaetheory.variants.registry import get_variant
 
 
@@ -89,7 +89,7 @@ def search_with_patch(d: int, kappa: int, r: int, n: int, restarts_list: list[in
     closed form, on the same starts: seconds and whether the end points agree."""
     from unittest import mock
 
-    from vaetheory.search import make_starts, minimise
+    from vaetheory.search.multistart import make_starts, minimise
     variant = get_variant("vae-full")
     obj = Objective(variant, make_problem(d, kappa, r, n, "gaussian", seed=1))
     rows = []

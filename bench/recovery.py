@@ -1,7 +1,7 @@
 """Search vs the published recipe (THEORY.md §6): exact-support recovery and wall time on the same instances.
 
 Instances: single response (n = 1), Gaussian unit-norm Φ (d × κ), Gaussian nonzeros on a random support of size r,
-x = Φ z*, from `vaetheory.generate.make_problem(d, κ, r, 1, "gaussian", seed)` with seed = 1000·r + trial.
+x = Φ z*, from `vaetheory.problems.generate.make_problem(d, κ, r, 1, "gaussian", seed)` with seed = 1000·r + trial.
 
 vaetheory: `run_check(problem, vae-full, restarts=R, gamma=γ, adversarial_fraction=0)` with an analysis we build:
 the exhaustive oracle is infeasible at κ = 200, so its `OracleResult` holds the planted support alone, marked
@@ -23,10 +23,10 @@ from typing import Any
 import numpy as np
 
 from bench.common import MEMORY_BUDGET, load, timed
-from vaetheory.check import ProblemAnalysis, run_check
-from vaetheory.conditions import check_conditions
-from vaetheory.generate import make_problem
-from vaetheory.oracle import OracleResult
+from vaetheory.verdict.check import ProblemAnalysis, run_check
+from vaetheory.problems.conditions import check_conditions
+from vaetheory.problems.generate import make_problem
+from vaetheory.oracle.exhaustive import OracleResult
 from vaetheory.variants.registry import get_variant
 
 PROBE_STEPS = 200

@@ -13,9 +13,9 @@ import numpy as np
 
 from bench.common import load, timed
 from bench.enumeration import screen_rates
-from vaetheory.generate import make_problem
-from vaetheory.objective import Objective
-from vaetheory.search import make_starts, minimise
+from vaetheory.problems.generate import make_problem
+from vaetheory.search.objective import Objective
+from vaetheory.search.multistart import make_starts, minimise
 from vaetheory.variants.registry import get_variant
 
 

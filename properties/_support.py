@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from vaetheory.check import CheckResult, ProblemAnalysis, run_check
-from vaetheory.profiles import get_profile
-from vaetheory.report import ReportPaths, append_finding, replay_report, write_check_reports
-from vaetheory.variants.protocol import Variant
+from vaetheory.verdict.check import CheckResult, ProblemAnalysis, run_check
+from vaetheory.problems.profiles import get_profile
+from vaetheory.report.counterexample import ReportPaths, append_finding, replay_report, write_check_reports
+from vaetheory.core.protocol import Variant
 
 PROFILE = get_profile()
 #: Counterexamples found by the properties land here (override with $VAETHEORY_REPORTS_DIR).

@@ -9,8 +9,8 @@ from hypothesis import given, settings, target
 from hypothesis import strategies as st
 
 from _support import assert_replays, capture, examples, finding, run
-from vaetheory.check import analyse_problem
-from vaetheory.strategies import BROKEN_CONDITIONS, broken_problems
+from vaetheory.verdict.check import analyse_problem
+from vaetheory.problems.strategies import BROKEN_CONDITIONS, broken_problems
 from vaetheory.variants import get_variant
 
 VAE_FULL = get_variant("vae-full")

@@ -5,8 +5,8 @@ from __future__ import annotations
 from hypothesis import assume, given, settings
 
 from _support import assert_all_minima_optimal, examples, run
-from vaetheory.check import analyse_problem
-from vaetheory.strategies import c1_problems
+from vaetheory.verdict.check import analyse_problem
+from vaetheory.problems.strategies import c1_problems
 from vaetheory.variants import get_variant
 
 VAE_FULL = get_variant("vae-full")

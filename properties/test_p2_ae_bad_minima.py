@@ -6,8 +6,8 @@ import pytest
 from hypothesis import assume, given, settings
 
 from _support import assert_replays, capture, examples, run
-from vaetheory.check import analyse_problem
-from vaetheory.strategies import bfs_problems
+from vaetheory.verdict.check import analyse_problem
+from vaetheory.problems.strategies import bfs_problems
 from vaetheory.variants import get_variant
 
 

@@ -6,9 +6,9 @@ from hypothesis import assume, example, given, settings, target
 from hypothesis import strategies as st
 
 from _support import assert_all_minima_optimal, examples, finding, run
-from vaetheory.check import analyse_problem
-from vaetheory.generate import make_problem
-from vaetheory.strategies import broken_problems, c1_problems
+from vaetheory.verdict.check import analyse_problem
+from vaetheory.problems.generate import make_problem
+from vaetheory.problems.strategies import broken_problems, c1_problems
 from vaetheory.variants import get_variant
 
 VAE_FULL = get_variant("vae-full")

@@ -12,9 +12,9 @@ import numpy as np
 from hypothesis import assume, given, settings, target
 
 from _support import assert_replays, capture, examples, finding, run
-from vaetheory.check import analyse_problem
-from vaetheory.claims import SMALL_GAMMA
-from vaetheory.strategies import c1_problems
+from vaetheory.verdict.check import analyse_problem
+from vaetheory.verdict.claims import SMALL_GAMMA
+from vaetheory.problems.strategies import c1_problems
 from vaetheory.variants import get_variant
 
 VAE_DIAG = get_variant("vae-diag")

@@ -8,8 +8,8 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from _support import examples
-from vaetheory.energies import collapsed_energy, elbo_energy, optimal_covariance, optimal_means
-from vaetheory.strategies import c1_problems, dictionaries, sizes
+from vaetheory.variants.energies import collapsed_energy, elbo_energy, optimal_covariance, optimal_means
+from vaetheory.problems.strategies import c1_problems, dictionaries, sizes
 from vaetheory.variants import get_variant
 
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from vaetheory.generate import make_problem
-from vaetheory.problem import Problem
+from vaetheory.problems.generate import make_problem
+from vaetheory.problems.problem import Problem
 
 
 @pytest.fixture(scope="session")

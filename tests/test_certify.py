@@ -8,17 +8,17 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from vaetheory.certify import certify
-from vaetheory.check import analyse_problem, run_check
-from vaetheory.errors import InputError
-from vaetheory.generate import make_problem
-from vaetheory.objective import Objective
-from vaetheory.oracle import OracleResult, sparsest_supports
-from vaetheory.problem import Problem
-from vaetheory.search import Starts, make_starts, minimise, nonoptimal_bfs_masks
+from vaetheory.certify.numeric import certify
+from vaetheory.verdict.check import analyse_problem, run_check
+from vaetheory.core.errors import InputError
+from vaetheory.problems.generate import make_problem
+from vaetheory.search.objective import Objective
+from vaetheory.oracle.exhaustive import OracleResult, sparsest_supports
+from vaetheory.problems.problem import Problem
+from vaetheory.search.multistart import Starts, make_starts, minimise, nonoptimal_bfs_masks
 from vaetheory.variants import Claim, get_variant
 from vaetheory.variants.builtin import CollapsedVAE
-from vaetheory.verdict import VERDICTS, classify, latent_supports, refit_residuals
+from vaetheory.verdict.judge import VERDICTS, classify, latent_supports, refit_residuals
 
 GAMMA = 1e-4
 
@@ -197,7 +197,7 @@ def test_bfs_starts_contain_no_optimal_support(easy_problem, which):
     assert len(oracle.supports) == (1 if which == "easy" else 2)
     obj = Objective(get_variant("vae-full"), problem)
     l21 = tuple(range(problem.d))
-    starts = make_starts(obj, 12, np.random.default_rng(0), GAMMA, oracle=oracle, l21_support=l21,
+    starts = make_starts(obj, 12, np.random.default_rng(0), GAMMA, optimal_supports=oracle.supports, l21_support=l21,
                          adversarial_fraction=0.5)
     assert starts.theta.shape == (12, obj.size)
     assert len(starts.kinds) == len(starts.supports) == 12
@@ -230,8 +230,8 @@ def test_starts_without_oracle_are_random(easy_problem):
 
 def test_no_bfs_when_support_size_is_not_above_k(easy_problem):
     oracle = sparsest_supports(easy_problem)
-    assert nonoptimal_bfs_masks(easy_problem, oracle, 5, np.random.default_rng(0), size=oracle.k).shape == (0, 12)
-    assert nonoptimal_bfs_masks(easy_problem, oracle, 0, np.random.default_rng(0)).shape == (0, 12)
+    assert nonoptimal_bfs_masks(easy_problem, oracle.supports, 5, np.random.default_rng(0), size=oracle.k).shape == (0, 12)
+    assert nonoptimal_bfs_masks(easy_problem, oracle.supports, 0, np.random.default_rng(0)).shape == (0, 12)
 
 
 # The whole check ------------------------------------------------------------------------------------------------------

@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 import torch
 
-from vaetheory.errors import VariantError
-from vaetheory.generate import make_problem
+from vaetheory.core.errors import VariantError
+from vaetheory.problems.generate import make_problem
 from vaetheory.variants import get_variant
 from vaetheory.variants.builtin import BUILTINS, VAE_FULL
-from vaetheory.variants.checker import METHODS, check_variant, validate_variant
-from vaetheory.variants.protocol import Claim, GammaPolicy, ParamSpec
+from vaetheory.certify.plugin_check import METHODS, check_variant, validate_variant
+from vaetheory.core.protocol import Claim, GammaPolicy, ParamSpec
 
 DATA = Path(__file__).resolve().parent / "data"
 

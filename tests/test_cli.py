@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 import vaetheory.cli.commands  # noqa: F401  (registers the subcommands)
 from vaetheory.cli import EXIT_OK, EXIT_USAGE, cli
-from vaetheory.problem import Problem
+from vaetheory.problems.problem import Problem
 
 pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning")
 

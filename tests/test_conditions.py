@@ -4,9 +4,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vaetheory.conditions import check_conditions, orthogonal_rows, spark, spark_bounds
-from vaetheory.generate import gaussian_dictionary, make_problem
-from vaetheory.problem import Problem
+from vaetheory.problems.conditions import check_conditions, orthogonal_rows, spark, spark_bounds
+from vaetheory.problems.generate import gaussian_dictionary, make_problem
+from vaetheory.problems.problem import Problem
 
 
 def _generic(d: int, kappa: int, seed: int = 0) -> np.ndarray:

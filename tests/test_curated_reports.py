@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vaetheory.report import load_report, replay_report
+from vaetheory.report.counterexample import load_report, replay_report
 
 EXAMPLES = sorted((Path(__file__).resolve().parents[1] / "reports" / "examples").glob("*.json"))
 

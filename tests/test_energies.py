@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from vaetheory.energies import (ae_energy, ae_l21_profile, collapsed_energy, data_term, elbo_energy,
+from vaetheory.variants.energies import (ae_energy, ae_l21_profile, collapsed_energy, data_term, elbo_energy,
                                 mc_elbo_energy, optimal_covariance, optimal_means)
-from vaetheory.errors import InputError
-from vaetheory.generate import make_problem
+from vaetheory.core.errors import InputError
+from vaetheory.problems.generate import make_problem
 
 
 def _setup(seed: int, d: int = 5, kappa: int = 8, n: int = 3, zeros: int = 3):
@@ -302,7 +302,7 @@ def test_collapsed_hessian_matches_autograd(covariance):
     """The closed-form Hessian (used by certificates and the Newton phase) equals autograd's, with zeros in ν."""
     from torch.func import hessian
 
-    from vaetheory.energies import collapsed_hessian
+    from vaetheory.variants.energies import collapsed_hessian
 
     rng = np.random.default_rng(11)
     Phi, X = rng.standard_normal((6, 12)), rng.standard_normal((6, 4))

@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vaetheory.errors import InputError
-from vaetheory.generate import (ROW_KINDS, coherent_dictionary, gaussian_dictionary, make_problem, mutual_coherence,
+from vaetheory.core.errors import InputError
+from vaetheory.problems.generate import (ROW_KINDS, coherent_dictionary, gaussian_dictionary, make_problem, mutual_coherence,
                                 sparse_codes)
 
 

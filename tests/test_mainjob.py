@@ -9,9 +9,9 @@ from click.testing import CliRunner
 
 from vaetheory.cli import cli
 from vaetheory.cli import commands  # noqa: F401  (registers the subcommands)
-from vaetheory.generate import make_problem
-from vaetheory.mainjob import run_main_job
-from vaetheory.profiles import ProblemSpec
+from vaetheory.problems.generate import make_problem
+from vaetheory.report.mainjob import run_main_job
+from vaetheory.problems.profiles import ProblemSpec
 from vaetheory.variants import get_variant
 from vaetheory.variants.builtin import VAE_FULL
 

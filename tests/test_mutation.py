@@ -10,11 +10,11 @@ import pytest
 import torch
 from hypothesis import Phase, example, given, settings
 
-from vaetheory.check import analyse_problem, run_check
-from vaetheory.energies import data_term
-from vaetheory.generate import make_problem
-from vaetheory.report import load_report, replay_report
-from vaetheory.strategies import c1_problems
+from vaetheory.verdict.check import analyse_problem, run_check
+from vaetheory.variants.energies import data_term
+from vaetheory.problems.generate import make_problem
+from vaetheory.report.counterexample import load_report, replay_report
+from vaetheory.problems.strategies import c1_problems
 from vaetheory.variants.builtin import VAE_FULL, CollapsedVAE
 
 _SUPPORT = Path(__file__).resolve().parents[1] / "properties" / "_support.py"

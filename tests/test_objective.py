@@ -8,9 +8,9 @@ import pytest
 import torch
 from torch.func import grad, hessian
 
-from vaetheory.errors import VariantError
-from vaetheory.generate import make_problem
-from vaetheory.objective import Objective
+from vaetheory.core.errors import VariantError
+from vaetheory.problems.generate import make_problem
+from vaetheory.search.objective import Objective
 from vaetheory.variants import get_variant
 from vaetheory.variants.builtin import CollapsedVAE
 
@@ -84,7 +84,7 @@ def test_active_hessian_matches_torch_func_hessian(small_problem, name):
 
 def test_active_hessian_in_memory_sized_chunks(small_problem, monkeypatch):
     """With a tiny memory budget the batch is split point by point; the result must not change."""
-    import vaetheory.objective as objective_module
+    import vaetheory.search.objective as objective_module
 
     obj = Objective(get_variant("vae-full"), small_problem)
     theta = _points(obj, 3, 4)

@@ -9,10 +9,10 @@ from math import comb
 import numpy as np
 import pytest
 
-from vaetheory.errors import BudgetError
-from vaetheory.generate import gaussian_dictionary, make_problem
-from vaetheory.oracle import OracleResult, fit_residual, numerical_rank, sparsest_supports
-from vaetheory.problem import RANGE_RTOL, Problem
+from vaetheory.core.errors import BudgetError
+from vaetheory.problems.generate import gaussian_dictionary, make_problem
+from vaetheory.oracle.exhaustive import OracleResult, fit_residual, numerical_rank, sparsest_supports
+from vaetheory.problems.problem import RANGE_RTOL, Problem
 
 
 def brute_force(Phi: np.ndarray, X: np.ndarray, rtol: float) -> tuple[int, tuple[tuple[int, ...], ...]]:

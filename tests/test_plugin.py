@@ -27,7 +27,7 @@ MUTANT = dataclasses.replace(VAE_FULL, covariance="diag", name="meanfield-mutant
 # A vae-full copy whose energy flips the sign of the log-det (KL) term: unbounded below, no minimum to certify.
 SIGN_FLIP_MUTANT = """
 import dataclasses
-from vaetheory.energies import data_term
+from vaetheory.variants.energies import data_term
 from vaetheory.variants.builtin import VAE_FULL, CollapsedVAE
 
 @dataclasses.dataclass(frozen=True)
@@ -137,7 +137,7 @@ def test_the_option_alone_runs_only_the_variant_and_markers_deselect_it(pytester
 
 @pytest.fixture
 def one_entry_point(pytester, monkeypatch):
-    pytester.makepyfile(plugin_ep_variants="import dataclasses\nfrom vaetheory.variants.protocol import Claim\n"
+    pytester.makepyfile(plugin_ep_variants="import dataclasses\nfrom vaetheory.core.protocol import Claim\n"
                                     "from vaetheory.variants.builtin import VAE_FULL\n"
                                     "V = dataclasses.replace(VAE_FULL, name='ep-baseline', claim=Claim('none'))\n")
     monkeypatch.syspath_prepend(str(pytester.path))

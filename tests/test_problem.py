@@ -7,8 +7,8 @@ import re
 import numpy as np
 import pytest
 
-from vaetheory.errors import InputError
-from vaetheory.problem import RANGE_RTOL, Problem
+from vaetheory.core.errors import InputError
+from vaetheory.problems.problem import RANGE_RTOL, Problem
 
 
 @pytest.fixture

@@ -12,9 +12,9 @@ import pytest
 from click.testing import CliRunner
 
 import vaetheory.cli.variants_cmd  # noqa: F401  (registers the command)
-from vaetheory.claims import CONDITIONS
+from vaetheory.verdict.claims import CONDITIONS
 from vaetheory.cli import EXIT_OK, EXIT_USAGE, cli
-from vaetheory.errors import VariantError
+from vaetheory.core.errors import VariantError
 from vaetheory.variants import registry
 from vaetheory.variants.builtin import BUILTINS, VAE_DIAG
 from vaetheory.variants.registry import (ENTRY_POINT_GROUP, available_variants, describe_variant, get_variant,
@@ -144,7 +144,7 @@ def test_describe_gives_claim_conditions_gamma_and_origin(in_repo):
 
 def test_describe_rejects_objects_that_are_not_variants():
     with pytest.raises(VariantError, match="cannot be described: AttributeError"):
-        describe_variant("vaetheory.errors:VariantError.__doc__")
+        describe_variant("vaetheory.core.errors:VariantError.__doc__")
 
 
 # --- the CLI: `vaetheory variants` --------------------------------------------------------------------------------

@@ -6,10 +6,10 @@ import json
 import numpy as np
 import pytest
 
-from vaetheory.errors import VaetheoryError
-from vaetheory.generate import make_problem
-from vaetheory.oracle import fit_residual, sparsest_supports
-from vaetheory.relax import SUPPORT_RTOL, l21_relaxation
+from vaetheory.core.errors import VaetheoryError
+from vaetheory.problems.generate import make_problem
+from vaetheory.oracle.exhaustive import fit_residual, sparsest_supports
+from vaetheory.oracle.relax import SUPPORT_RTOL, l21_relaxation
 
 
 @pytest.mark.parametrize("seed", range(3))

@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from vaetheory.check import run_check
+from vaetheory.verdict.check import run_check
 from vaetheory.cli import cli
 from vaetheory.cli import commands, replay_cmd  # noqa: F401  (imported for their side effect: registering subcommands)
-from vaetheory.errors import InputError
-from vaetheory.generate import make_problem
-from vaetheory.report import append_finding, load_report, replay_report, write_check_reports
+from vaetheory.core.errors import InputError
+from vaetheory.problems.generate import make_problem
+from vaetheory.report.counterexample import append_finding, load_report, replay_report, write_check_reports
 from vaetheory.variants import get_variant
 
 

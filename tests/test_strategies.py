@@ -4,9 +4,9 @@ from __future__ import annotations
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from vaetheory.conditions import check_conditions
-from vaetheory.problem import Problem
-from vaetheory.strategies import BROKEN_CONDITIONS, MAX_KAPPA, broken_problems, c1_problems
+from vaetheory.problems.conditions import check_conditions
+from vaetheory.problems.problem import Problem
+from vaetheory.problems.strategies import BROKEN_CONDITIONS, MAX_KAPPA, broken_problems, c1_problems
 
 FAST = settings(max_examples=15, deadline=None, derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])

@@ -1,29 +1,33 @@
 """vaetheory: property-based verification of loss-landscape claims for sparse VAEs (Wipf, ICML 2023).
 
-The pipeline, one module per step:
-problem (`Problem`, `make_problem`) → variant (`get_variant`, `Variant`) → search (`vaetheory.search`) →
-certify (`vaetheory.certify`) → oracle (`sparsest_supports`, `l21_relaxation`) → verdict (`run_check`) → report.
+The pipeline, one package per stage (no stage imports a later one; `tests/test_layout.py` checks it):
+core (errors, the variant protocol) → problems → variants → search → certify → oracle → verdict (`run_check`) →
+report → sweep. The CLI (`vaetheory.cli`), the pytest plugin and the Hypothesis properties sit on top.
+
+Names below are imported on first use, so ``import vaetheory`` is cheap.
 """
 from importlib.metadata import PackageNotFoundError, version
 
-from .check import CheckResult, ProblemAnalysis, analyse_problem, run_check
-from .conditions import ConditionReport, check_conditions
-from .energies import collapsed_energy
-from .errors import BudgetError, InputError, VaetheoryError, VariantError
-from .generate import make_problem
-from .oracle import OracleResult, sparsest_supports
-from .problem import Problem
-from .relax import RelaxationResult, l21_relaxation
-from .variants import Claim, GammaPolicy, ParamSpec, Variant, get_variant
+from vaetheory.core.lazy import attach
 
 try:
     __version__ = version("vaetheory")
 except PackageNotFoundError:  # running from a source tree that was not installed
     __version__ = "0.0.0+unknown"
 
-__all__ = [
-    "BudgetError", "CheckResult", "Claim", "ConditionReport", "GammaPolicy", "InputError", "OracleResult",
-    "ParamSpec", "Problem", "ProblemAnalysis", "RelaxationResult", "VaetheoryError", "Variant", "VariantError",
-    "analyse_problem", "check_conditions", "collapsed_energy", "get_variant", "l21_relaxation", "make_problem",
-    "run_check", "sparsest_supports",
-]
+_getattr, __dir__, __all__ = attach(__name__, {
+    "BudgetError": "core.errors", "InputError": "core.errors", "VaetheoryError": "core.errors",
+    "VariantError": "core.errors",
+    "Claim": "core.protocol", "GammaPolicy": "core.protocol", "ParamSpec": "core.protocol", "Variant": "core.protocol",
+    "Problem": "problems.problem", "make_problem": "problems.generate",
+    "ConditionReport": "problems.conditions", "check_conditions": "problems.conditions",
+    "collapsed_energy": "variants.energies", "get_variant": "variants.registry",
+    "OracleResult": "oracle.exhaustive", "sparsest_supports": "oracle.exhaustive",
+    "RelaxationResult": "oracle.relax", "l21_relaxation": "oracle.relax",
+    "CheckResult": "verdict.check", "ProblemAnalysis": "verdict.check", "analyse_problem": "verdict.check",
+    "run_check": "verdict.check",
+})
+
+
+def __getattr__(name: str):
+    return _getattr(name)

@@ -2,7 +2,7 @@
 
 For every variant it checks, the plugin adds test items (marked ``vaetheory_variant``) to the session:
 
-* ``protocol[SPEC]`` — the import checker (`vaetheory.variants.checker.validate_variant`) finds no problem;
+* ``protocol[SPEC]`` — the import checker (`vaetheory.certify.plugin_check.validate_variant`) finds no problem;
 * ``claim[SPEC-seedS]`` — on ``make_problem(8, 16, 3, 6, "orthogonal", seed=S)`` (Gaussian Φ, so the URP holds and
   is decidable; r = 3 < d; orthogonal rows; within the uniqueness bound; non-optimal BFS exist) at the variant's
   γ — fixed, or learned when the claim is conditioned on ``learned_gamma``; at most 1e-3 under ``small_gamma`` —
@@ -107,8 +107,8 @@ def _loaded(config: pytest.Config, spec: str):
     """(variant, None) or (None, the import checker's problems, one line each), cached per spec for the session."""
     cache = config.stash[_state_key]["variants"]
     if spec not in cache:
-        from vaetheory.errors import VariantError
-        from vaetheory.variants.checker import validate_variant
+        from vaetheory.core.errors import VariantError
+        from vaetheory.certify.plugin_check import validate_variant
         from vaetheory.variants.registry import get_variant
 
         try:
@@ -122,8 +122,8 @@ def _problem(config: pytest.Config, seed: int):
     """(problem, analysis) for a seed, shared by every variant of the session."""
     cache = config.stash[_state_key]["problems"]
     if seed not in cache:
-        from vaetheory.check import analyse_problem
-        from vaetheory.generate import make_problem
+        from vaetheory.verdict.check import analyse_problem
+        from vaetheory.problems.generate import make_problem
 
         problem = make_problem(*PROBLEM_SIZE, "orthogonal", seed=seed)
         cache[seed] = (problem, analyse_problem(problem))
@@ -132,7 +132,7 @@ def _problem(config: pytest.Config, seed: int):
 
 def _run_settings(variant) -> tuple[float, bool]:
     """(γ, learn γ?) meeting the claim's γ conditions; skips when they contradict each other."""
-    from vaetheory.claims import SMALL_GAMMA
+    from vaetheory.verdict.claims import SMALL_GAMMA
 
     conditions = set(variant.claim.conditions)
     if {"fixed_gamma", "learned_gamma"} <= conditions:
@@ -179,8 +179,8 @@ class VariantItem(pytest.Item):
         self._check_claim(variant)
 
     def _check_claim(self, variant) -> None:
-        from vaetheory.check import run_check
-        from vaetheory.errors import VaetheoryError
+        from vaetheory.verdict.check import run_check
+        from vaetheory.core.errors import VaetheoryError
         from vaetheory.variants.registry import one_line
 
         gamma, learn = _run_settings(variant)

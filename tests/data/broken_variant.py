@@ -10,7 +10,7 @@ import dataclasses
 import torch
 
 from vaetheory.variants.builtin import VAE_FULL, CollapsedVAE
-from vaetheory.variants.protocol import Claim
+from vaetheory.core.protocol import Claim
 
 
 @dataclasses.dataclass(frozen=True)

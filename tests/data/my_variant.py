@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from vaetheory.variants.protocol import Claim, GammaPolicy, ParamSpec
+from vaetheory.core.protocol import Claim, GammaPolicy, ParamSpec
 
 
 @dataclass(frozen=True)

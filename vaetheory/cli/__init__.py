@@ -9,7 +9,7 @@ import sys
 
 import click
 
-from ..errors import VaetheoryError
+from vaetheory.core.errors import VaetheoryError
 
 EXIT_OK, EXIT_REFUTED, EXIT_USAGE = 0, 1, 2
 
@@ -43,6 +43,6 @@ def cli() -> None:
 
 def main() -> None:
     """Console-script entry point."""
-    from . import commands, replay_cmd, variants_cmd  # noqa: F401  (registers the subcommands)
+    from vaetheory.cli import commands, replay_cmd, variants_cmd  # noqa: F401  (registers the subcommands)
 
     sys.exit(cli.main(standalone_mode=True))

@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import click
 
-from ..check import analyse_problem, run_check
-from ..generate import ROW_KINDS, make_problem
-from ..oracle import DEFAULT_BUDGET, sparsest_supports
-from ..relax import l21_relaxation
-from ..variants import get_variant
-from . import EXIT_OK, EXIT_REFUTED, cli
-from .options import emit_json, load_problem, positive_float
+from vaetheory.verdict.check import analyse_problem, run_check
+from vaetheory.problems.generate import ROW_KINDS, make_problem
+from vaetheory.oracle.exhaustive import DEFAULT_BUDGET, sparsest_supports
+from vaetheory.oracle.relax import l21_relaxation
+from vaetheory.variants import get_variant
+from vaetheory.cli import EXIT_OK, EXIT_REFUTED, cli
+from vaetheory.cli.options import emit_json, load_problem, positive_float
 
 _problem_arg = click.argument("problem", type=click.Path(dir_okay=False))
 _json_opt = click.option("--json", "as_json", is_flag=True, help="Print only JSON on stdout.")
@@ -68,7 +68,7 @@ def _validated_variant(spec: str):
     """get_variant(spec), then the import checker when it is available (it raises VariantError on a bad variant)."""
     variant = get_variant(spec)
     try:
-        from ..variants.checker import validate_variant
+        from vaetheory.certify.plugin_check import validate_variant
     except ImportError:  # the checker module is optional
         return variant
     validate_variant(variant)
@@ -96,10 +96,10 @@ def check(variant_name, problem_path, restarts, seed, gamma, learn_gamma, out_di
     """Search, certify and judge local minima: one variant on one problem, or (without --variant) the main job."""
     import json
 
-    from ..mainjob import run_main_job
-    from ..profiles import get_profile
-    from ..report import write_check_reports
-    from .options import require
+    from vaetheory.report.mainjob import run_main_job
+    from vaetheory.problems.profiles import get_profile
+    from vaetheory.report.counterexample import write_check_reports
+    from vaetheory.cli.options import require
 
     profile = get_profile(profile_name)
     if problem_path is None:

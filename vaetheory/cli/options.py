@@ -6,8 +6,8 @@ import sys
 
 import click
 
-from ..errors import InputError
-from ..problem import Problem
+from vaetheory.core.errors import InputError
+from vaetheory.problems.problem import Problem
 
 
 def load_problem(path: str) -> Problem:

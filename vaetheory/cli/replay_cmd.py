@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import click
 
-from ..report import replay_report
-from . import EXIT_OK, EXIT_REFUTED, cli
-from .options import emit_json
+from vaetheory.report.counterexample import replay_report
+from vaetheory.cli import EXIT_OK, EXIT_REFUTED, cli
+from vaetheory.cli.options import emit_json
 
 
 @cli.command("replay")

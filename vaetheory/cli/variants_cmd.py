@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import click
 
-from ..errors import VariantError
-from ..variants.checker import validate_variant
-from ..variants.registry import available_variants, describe_variant, get_variant
-from . import EXIT_OK, EXIT_USAGE, cli
-from .options import emit_json
+from vaetheory.core.errors import VariantError
+from vaetheory.certify.plugin_check import validate_variant
+from vaetheory.variants.registry import available_variants, describe_variant, get_variant
+from vaetheory.cli import EXIT_OK, EXIT_USAGE, cli
+from vaetheory.cli.options import emit_json
 
 
 def _text(info: dict) -> list[str]:

@@ -1,13 +1,11 @@
-"""Theory variants: the protocol, the built-ins, and lookup by name (see `registry`)."""
-from .protocol import CLAIM_KINDS, Claim, GammaPolicy, ParamLayout, ParamSpec, Variant
-from .registry import available_variants, describe_variant, get_variant
+"""Stage 2, variants: the energies (torch), the built-in variants and lookup by name, entry point or file.
+
+The protocol itself (`Variant`, `ParamSpec`, `Claim`, …) lives on the ground floor, `vaetheory.core.protocol`; it is
+re-exported here because a plug-in author looks for it beside the variants. The import checker that validates a
+plug-in runs the search and certificate, so it sits above them: `vaetheory.certify.plugin_check`.
+"""
+from vaetheory.core.protocol import CLAIM_KINDS, Claim, GammaPolicy, ParamLayout, ParamSpec, Variant
+from vaetheory.variants.registry import available_variants, describe_variant, get_variant
 
 __all__ = ["CLAIM_KINDS", "Claim", "GammaPolicy", "ParamLayout", "ParamSpec", "Variant", "available_variants",
-           "check_variant", "describe_variant", "get_variant", "validate_variant"]
-
-
-def __getattr__(name):  # the checker imports the search machinery: load it only when asked for
-    if name in ("check_variant", "validate_variant"):
-        from . import checker
-        return getattr(checker, name)
-    raise AttributeError(name)
+           "describe_variant", "get_variant"]

@@ -1,4 +1,4 @@
-"""The five built-in variants, written against the public protocol (`vaetheory.variants.protocol`).
+"""The five built-in variants, written against the public protocol (`vaetheory.core.protocol`).
 
 * ``vae-full`` / ``vae-diag``: the VAE of THEORY.md §2 with the encoder profiled out in closed form, so the
   parameter is ν = w² ≥ 0 and the energy is L_full / L_diag (equal to the full ELBO at the optimal encoder: tested).
@@ -14,9 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..energies import ae_energy, ae_l21_profile, collapsed_energy, collapsed_hessian, posterior_mean
-from ..problem import Problem
-from .protocol import Claim, GammaPolicy, ParamSpec
+from vaetheory.variants.energies import ae_energy, ae_l21_profile, collapsed_energy, collapsed_hessian, posterior_mean
+from vaetheory.problems.problem import Problem
+from vaetheory.core.protocol import Claim, GammaPolicy, ParamSpec
 
 
 def least_squares_on_supports(Phi: np.ndarray, X: np.ndarray, masks: np.ndarray) -> np.ndarray:

@@ -8,8 +8,8 @@ A spec is one of:
 * ``module.path:object`` — import the module, take the (dotted) attribute;
 * ``path/to/file.py:object`` — execute that file as a module (it need not be importable or installed).
 
-The object must be a variant *instance* (see `vaetheory.variants.protocol`); whether it is a well-formed one is
-the business of `vaetheory.variants.checker`. Every failure to find or import a variant is a one-line VariantError.
+The object must be a variant *instance* (see `vaetheory.core.protocol`); whether it is a well-formed one is
+the business of `vaetheory.certify.plugin_check`. Every failure to find or import a variant is a one-line VariantError.
 """
 from __future__ import annotations
 
@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 
-from ..errors import VariantError
-from .builtin import BUILTINS
-from .protocol import Variant
+from vaetheory.core.errors import VariantError
+from vaetheory.variants.builtin import BUILTINS
+from vaetheory.core.protocol import CONDITION_DESCRIPTIONS, Variant
 
 ENTRY_POINT_GROUP = "vaetheory.variants"
 _ATTRIBUTE_PATH = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
@@ -147,13 +147,12 @@ def get_variant(spec: str) -> Variant:
 
 def describe_variant(spec: str) -> dict:
     """JSON-ready description: name, description, claim (kind, statement, each condition with its meaning from
-    `vaetheory.claims.CONDITIONS`), gamma policy and origin. VariantError if the variant lacks these attributes."""
-    from ..claims import CONDITIONS  # claims imports the protocol; importing it lazily keeps the graph acyclic
+    `CONDITION_DESCRIPTIONS`), gamma policy and origin. VariantError if the variant lacks these attributes."""
 
     variant, origin = resolve_variant(spec)
     try:
         claim, gamma = variant.claim, variant.gamma
-        conditions = [{"name": c, "description": CONDITIONS[c][0] if c in CONDITIONS else "unknown condition"}
+        conditions = [{"name": c, "description": CONDITION_DESCRIPTIONS[c] if c in CONDITION_DESCRIPTIONS else "unknown condition"}
                       for c in claim.conditions]
         return {
             "name": variant.name,

@@ -9,12 +9,12 @@ import torch
 
 pytest.importorskip("vaetheory_examples")
 
-from vaetheory.check import run_check  # noqa: E402
-from vaetheory.claims import STATUSES  # noqa: E402
-from vaetheory.energies import collapsed_energy, optimal_covariance, optimal_means  # noqa: E402
-from vaetheory.generate import make_problem  # noqa: E402
+from vaetheory.verdict.check import run_check  # noqa: E402
+from vaetheory.verdict.claims import STATUSES  # noqa: E402
+from vaetheory.variants.energies import collapsed_energy, optimal_covariance, optimal_means  # noqa: E402
+from vaetheory.problems.generate import make_problem  # noqa: E402
 from vaetheory.variants import available_variants, get_variant  # noqa: E402
-from vaetheory.variants.checker import check_variant  # noqa: E402
+from vaetheory.certify.plugin_check import check_variant  # noqa: E402
 from vaetheory.variants.registry import describe_variant  # noqa: E402
 from vaetheory_examples import BETA_VAE, LEARNED_PRIOR_VAE, BetaVAE, LearnedPriorVAE  # noqa: E402
 

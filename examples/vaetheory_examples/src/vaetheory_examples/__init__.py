@@ -4,7 +4,7 @@
 * ``learned-prior-vae`` (`vaetheory_examples.learned_prior.LEARNED_PRIOR_VAE`): a VAE that learns a
   per-dimension prior variance.
 
-Both are written against the public protocol `vaetheory.variants.protocol` only; the module docstrings derive
+Both are written against the public protocol `vaetheory.core.protocol` only; the module docstrings derive
 their energies.
 """
 from .beta_vae import BETA_VAE, BetaVAE

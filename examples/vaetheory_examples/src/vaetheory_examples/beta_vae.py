@@ -25,7 +25,7 @@ constant: the same stationary points, local minima and verdicts. The claim is de
 * β ≤ 1 and γ ≤ 1e-3 (``small_gamma``) give βγ ≤ 1e-3, inside the built-in claims: ``optimal_minima`` under the
   conditions of vae-full (C1) for the full encoder, ``bad_minima_exist`` under those of vae-diag (C2) for the
   diagonal one;
-* β > 1 would need βγ ≤ 1e-3, which no condition of `vaetheory.claims.CONDITIONS` expresses: no claim (``none``);
+* β > 1 would need βγ ≤ 1e-3, which no condition of `vaetheory.verdict.claims.CONDITIONS` expresses: no claim (``none``);
 * with γ learned the energies differ (the γ-derivative does), and the built-in claims are at fixed γ: the claims
   are conditioned on ``fixed_gamma``.
 
@@ -38,8 +38,8 @@ from typing import Literal
 
 import numpy as np
 import torch
-from vaetheory.energies import collapsed_energy, posterior_mean
-from vaetheory.variants.protocol import Claim, GammaPolicy, ParamSpec
+from vaetheory.variants.energies import collapsed_energy, posterior_mean
+from vaetheory.core.protocol import Claim, GammaPolicy, ParamSpec
 
 from ._starts import data_scale, row_power
 

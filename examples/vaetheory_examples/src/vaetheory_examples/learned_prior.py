@@ -26,7 +26,7 @@ THEORY.md §2 (Σ_x = γ I + Φ S Φᵀ, c_j = ‖φ_j‖²):
     diag:  L(s, γ) = tr(Xᵀ Σ_x⁻¹ X) + n Σ_j log(γ + s_j c_j) + n (d − κ) log γ
 
 These are L_full and L_diag at ν = s, so the claims are C1 (full encoder) and C2 (diagonal encoder) under the same
-conditions. The energy is computed here from one Cholesky factor of Σ_x, independently of vaetheory.energies.
+conditions. The energy is computed here from one Cholesky factor of Σ_x, independently of vaetheory.variants.energies.
 Parameters: ``s`` (κ,) ≥ 0; dimension j is active when s_j > 0; representation U = M* = S Φᵀ Σ_x⁻¹ X.
 """
 from __future__ import annotations
@@ -35,8 +35,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 import torch
-from vaetheory.energies import posterior_mean
-from vaetheory.variants.protocol import Claim, GammaPolicy, ParamSpec
+from vaetheory.variants.energies import posterior_mean
+from vaetheory.core.protocol import Claim, GammaPolicy, ParamSpec
 
 from ._starts import data_scale, row_power
 

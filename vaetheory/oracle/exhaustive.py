@@ -18,10 +18,11 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
-from ._threads import single_threaded
-from .errors import BudgetError
-from .problem import RANGE_RTOL, Problem
-from .subsets import iter_subset_chunks, n_subsets
+from vaetheory.core.threads import single_threaded
+from vaetheory.core.errors import BudgetError
+from vaetheory.problems.problem import RANGE_RTOL, Problem
+from vaetheory.core.linalg import numerical_rank
+from vaetheory.core.subsets import iter_subset_chunks, n_subsets
 
 #: Default cap on the number of subsets one oracle call may test.
 DEFAULT_BUDGET = 20_000_000
@@ -56,11 +57,6 @@ class OracleResult:
         out = asdict(self)
         out["supports"] = [list(s) for s in self.supports]
         return out
-
-
-def numerical_rank(A: np.ndarray, rtol: float = 1e-10) -> int:
-    s = np.linalg.svd(A, compute_uv=False)
-    return int(np.sum(s > rtol * s[0])) if s.size and s[0] > 0 else 0
 
 
 def fit_residual(Phi: np.ndarray, X: np.ndarray, support) -> float:

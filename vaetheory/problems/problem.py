@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import InputError
-from .validation import as_matrix
+from vaetheory.core.errors import InputError
+from vaetheory.core.validation import as_matrix
 
 #: Relative tolerance for "X lies in range(Φ)" and "X = Φ Z" on noiseless problems.
 RANGE_RTOL = 1e-8

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .errors import InputError
+from vaetheory.core.errors import InputError
 
 Covariance = Literal["full", "diag"]
 DTYPE = torch.float64

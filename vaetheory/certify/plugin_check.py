@@ -4,7 +4,7 @@
 `validate_variant` raises a VariantError carrying them. The checks, in order (later ones need earlier ones):
 
 1. attributes: ``name`` (an identifier-like string), ``description``, ``claim``, ``gamma`` and the six methods;
-2. the claim: kind in ``CLAIM_KINDS``, conditions a tuple of names known to ``vaetheory.claims.CONDITIONS``;
+2. the claim: kind in ``CLAIM_KINDS``, conditions a tuple of names known to ``vaetheory.core.protocol.CONDITION_DESCRIPTIONS``;
    the γ policy: finite default and floor > 0, floor ≤ default, ``learnable`` a bool;
 3. ``param_specs`` is a non-empty mapping of names to ``ParamSpec`` with positive integer shapes;
 4. ``init_random`` and ``init_from_support`` give finite arrays of the declared shapes (``ParamLayout.pack``),
@@ -26,11 +26,11 @@ from typing import Mapping
 import numpy as np
 import torch
 
-from .._threads import single_threaded
-from ..errors import VariantError
-from ..problem import Problem
-from .protocol import CLAIM_KINDS, ParamLayout, ParamSpec
-from .registry import one_line
+from vaetheory.core.threads import single_threaded
+from vaetheory.core.errors import VariantError
+from vaetheory.problems.problem import Problem
+from vaetheory.core.protocol import CLAIM_KINDS, CONDITION_DESCRIPTIONS, ParamLayout, ParamSpec
+from vaetheory.variants.registry import one_line
 
 METHODS = ("param_specs", "energy", "init_random", "init_from_support", "latent_scales", "representation")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
@@ -41,7 +41,7 @@ VMAP_RTOL = 1e-7
 @lru_cache(maxsize=1)
 def tiny_problem() -> Problem:
     """The problem every check runs on by default: make_problem(6, 12, 2, 4, seed=0)."""
-    from ..generate import make_problem  # lazy: generate is only needed when no problem is given
+    from vaetheory.problems.generate import make_problem  # lazy: generate is only needed when no problem is given
 
     return make_problem(6, 12, 2, 4, seed=0)
 
@@ -66,7 +66,6 @@ def _attribute_problems(variant) -> list[str]:
 
 
 def _claim_problems(claim, gamma) -> list[str]:
-    from ..claims import CONDITIONS  # lazy: claims imports this package
 
     out = []
     kind = getattr(claim, "kind", None)
@@ -77,8 +76,8 @@ def _claim_problems(claim, gamma) -> list[str]:
         out.append(f"claim conditions must be a tuple of condition names, got {conditions!r}")
         conditions = ()
     for c in conditions:
-        if c not in CONDITIONS:
-            out.append(f"claim condition {c!r} is unknown (known: {', '.join(CONDITIONS)})")
+        if c not in CONDITION_DESCRIPTIONS:
+            out.append(f"claim condition {c!r} is unknown (known: {', '.join(CONDITION_DESCRIPTIONS)})")
     if not isinstance(getattr(claim, "statement", None), str):
         out.append("claim statement must be a string")
     default, floor = getattr(gamma, "default", None), getattr(gamma, "floor", None)
@@ -200,7 +199,7 @@ def _batched_problems(variant, problem: Problem, theta: np.ndarray) -> list[str]
     nested vmap), compared point by point with plain autograd. The comparison matters: in torch 2.13 the
     Hessian-vector products of torch.linalg.solve and slogdet come out wrong under nested vmap (values and
     gradients do not), which silently corrupts certificates; Cholesky + solve_triangular is fine."""
-    from ..objective import Objective  # lazy: objective imports this package's protocol
+    from vaetheory.search.objective import Objective  # lazy: objective imports this package's protocol
 
     gamma = np.full(len(theta), float(variant.gamma.default))
     try:

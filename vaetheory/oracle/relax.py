@@ -6,9 +6,9 @@ from dataclasses import dataclass
 import cvxpy as cp
 import numpy as np
 
-from .errors import VaetheoryError
-from .oracle import OracleResult, fit_residual
-from .problem import Problem
+from vaetheory.core.errors import VaetheoryError
+from vaetheory.oracle.exhaustive import OracleResult, fit_residual
+from vaetheory.problems.problem import Problem
 
 #: A row of the ℓ2,1 solution is in the support when its norm exceeds this fraction of the largest row norm.
 SUPPORT_RTOL = 1e-5

@@ -8,9 +8,9 @@ from typing import Literal
 
 import numpy as np
 
-from .errors import InputError
-from .problem import Problem
-from .validation import check_int
+from vaetheory.core.errors import InputError
+from vaetheory.problems.problem import Problem
+from vaetheory.core.validation import check_int
 
 RowKind = Literal["orthogonal", "gaussian", "rank_deficient"]
 ROW_KINDS: tuple[str, ...] = ("orthogonal", "gaussian", "rank_deficient")

@@ -1,6 +1,6 @@
 """The main job: every variant on the profile's problems; a table, ``summary.md``, ``summary.json`` and reports.
 
-`run_main_job` generates the profile's problems (`vaetheory.profiles`), analyses each once (oracle, ℓ2,1, conditions),
+`run_main_job` generates the profile's problems (`vaetheory.problems.profiles`), analyses each once (oracle, ℓ2,1, conditions),
 runs each variant with `run_check`, writes a report for every ``bad_local_min`` point, and summarises. A variant that
 raises is recorded as an error for that (variant, problem) pair and the run goes on; reports already written stay.
 """
@@ -14,12 +14,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .check import analyse_problem, run_check
-from .profiles import ProblemSpec, get_profile
-from .report import library_versions, write_check_reports
-from .variants.builtin import BUILTINS
-from .variants.protocol import Variant
-from .verdict import VERDICTS
+from vaetheory.verdict.check import analyse_problem, run_check
+from vaetheory.problems.profiles import ProblemSpec, get_profile
+from vaetheory.report.counterexample import library_versions, write_check_reports
+from vaetheory.variants.builtin import BUILTINS
+from vaetheory.core.protocol import Variant
+from vaetheory.verdict.judge import VERDICTS
 
 
 @dataclass

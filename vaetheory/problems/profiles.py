@@ -1,7 +1,7 @@
 """Run profiles: how hard the property tests and the main job work (``ci``, ``dev``, ``deep``).
 
 A profile fixes the Hypothesis settings of ``properties/`` (examples per property, deadline, derandomisation) and,
-for the main job (`vaetheory.mainjob`), which problems are generated and how many restarts each variant gets. The
+for the main job (`vaetheory.report.mainjob`), which problems are generated and how many restarts each variant gets. The
 active profile comes from an explicit name, else the environment variable ``VAETHEORY_PROFILE``, else ``ci``.
 """
 from __future__ import annotations
@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 from hypothesis import HealthCheck, Phase, settings
 
-from .errors import InputError
-from .generate import make_problem
-from .problem import Problem
+from vaetheory.core.errors import InputError
+from vaetheory.problems.generate import make_problem
+from vaetheory.problems.problem import Problem
 
 ENV_VAR = "VAETHEORY_PROFILE"
 DEFAULT_PROFILE = "ci"

@@ -1,6 +1,6 @@
 """Hypothesis strategies for sparse-regression problems: inside the theorem's conditions, and breaking one at a time.
 
-Every problem is built through `vaetheory.generate` / `vaetheory.problem.Problem`. Sizes are drawn first and
+Every problem is built through `vaetheory.problems.generate` / `vaetheory.problems.problem.Problem`. Sizes are drawn first and
 shrink toward small d, κ, n, r; the random parts come from a drawn seed (which shrinks toward 0) and, for the
 dictionaries, from a small perturbation array drawn with ``hypothesis.extra.numpy`` (which shrinks toward 0, i.e.
 toward the seeded Gaussian dictionary). Sizes stay at κ ≤ 16, where the exhaustive oracle is exact and fast.
@@ -20,10 +20,10 @@ from hypothesis import assume
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from .conditions import spark
-from .generate import coherent_dictionary, gaussian_dictionary, mutual_coherence, sparse_codes
-from .errors import InputError
-from .problem import Problem
+from vaetheory.problems.conditions import spark
+from vaetheory.problems.generate import coherent_dictionary, gaussian_dictionary, mutual_coherence, sparse_codes
+from vaetheory.core.errors import InputError
+from vaetheory.problems.problem import Problem
 
 #: Upper limits that keep the exhaustive oracle and the exact spark cheap.
 MAX_D, MAX_KAPPA, MAX_N = 8, 16, 8

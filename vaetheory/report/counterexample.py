@@ -21,16 +21,16 @@ from pathlib import Path
 
 import numpy as np
 
-from .check import CheckResult
-from .errors import InputError, VaetheoryError
-from .objective import Objective
-from .oracle import sparsest_supports
-from .problem import Problem
-from .search import Starts, minimise
-from .variants import get_variant
-from .variants.builtin import BUILTINS
-from .variants.protocol import Variant
-from .verdict import judge_points
+from vaetheory.verdict.check import CheckResult
+from vaetheory.core.errors import InputError, VaetheoryError
+from vaetheory.search.objective import Objective
+from vaetheory.oracle.exhaustive import sparsest_supports
+from vaetheory.problems.problem import Problem
+from vaetheory.search.multistart import Starts, minimise
+from vaetheory.variants import get_variant
+from vaetheory.variants.builtin import BUILTINS
+from vaetheory.core.protocol import Variant
+from vaetheory.verdict.judge import judge_points
 
 SCHEMA = "vaetheory.report/1"
 DEFAULT_OUT = "reports"

@@ -5,9 +5,9 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from .certify import Certificate, certify
-from .oracle import OracleResult
-from .variants.builtin import least_squares_on_supports
+from vaetheory.certify.numeric import Certificate, certify
+from vaetheory.oracle.exhaustive import OracleResult
+from vaetheory.variants.builtin import least_squares_on_supports
 
 VERDICTS: tuple[str, ...] = ("optimal", "bad_local_min", "saddle", "not_converged")
 

@@ -6,10 +6,10 @@ import numpy as np
 import torch
 from torch.func import grad, grad_and_value, jvp, vmap
 
-from ._threads import single_threaded
-from .errors import VariantError
-from .problem import Problem
-from .variants.protocol import ParamLayout, Variant
+from vaetheory.core.threads import single_threaded
+from vaetheory.core.errors import VariantError
+from vaetheory.problems.problem import Problem
+from vaetheory.core.protocol import ParamLayout, Variant
 
 #: Memory budget for one batch of Hessians (bytes); the batch size is derived from it and the parameter count.
 HESSIAN_MEMORY_BUDGET = 256 * 2**20

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import InputError
+from vaetheory.core.errors import InputError
 
 
 def as_matrix(value, name: str, *, rows: int | None = None, cols: int | None = None) -> np.ndarray:

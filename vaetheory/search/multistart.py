@@ -18,8 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import minimize
 
-from .objective import Objective
-from .oracle import OracleResult
+from vaetheory.search.objective import Objective
+from collections.abc import Sequence
 
 #: Coordinates of a nonneg block below this fraction of the block's largest value count as inactive.
 ACTIVE_RTOL = 1e-6
@@ -58,20 +58,22 @@ class SearchResult:
     seconds: float
 
 
-def nonoptimal_bfs_masks(problem, oracle: OracleResult, count: int, rng: np.random.Generator,
+def nonoptimal_bfs_masks(problem, optimal_supports: Sequence[Sequence[int]], count: int, rng: np.random.Generator,
                          size: int | None = None) -> np.ndarray:
-    """(≤count, κ) masks of random size-`size` (default d) supports with Φ_T of full column rank that contain no
-    optimal support: non-optimal basic feasible solutions. Candidates are drawn and tested in one batch."""
+    """(≤count, κ) masks of random size-`size` (default d) supports with Φ_T of full column rank that contain none
+    of `optimal_supports` (the oracle's answer, passed as plain index lists so the search stage does not depend on
+    the oracle stage): non-optimal basic feasible solutions. Candidates are drawn and tested in one batch."""
     d, kappa = problem.d, problem.kappa
     m = min(d if size is None else size, kappa)
-    if count <= 0 or m <= oracle.k:
+    k = min((len(s) for s in optimal_supports), default=0)
+    if count <= 0 or m <= k:
         return np.zeros((0, kappa), dtype=bool)
     draws = 4 * count + 8
     idx = np.argsort(rng.random((draws, kappa)), axis=1)[:, :m]
     masks = np.zeros((draws, kappa), dtype=bool)
     np.put_along_axis(masks, idx, True, axis=1)
-    opt = np.zeros((len(oracle.supports), kappa), dtype=bool)
-    for i, s in enumerate(oracle.supports):  # a handful of optimal supports at most
+    opt = np.zeros((len(optimal_supports), kappa), dtype=bool)
+    for i, s in enumerate(optimal_supports):  # a handful of optimal supports at most
         opt[i, list(s)] = True
     contains_opt = ((masks[:, None, :] & opt[None]) == opt[None]).all(-1).any(-1)
     sub = problem.Phi[None, :, :] * masks[:, None, :]
@@ -81,12 +83,13 @@ def nonoptimal_bfs_masks(problem, oracle: OracleResult, count: int, rng: np.rand
 
 
 def make_starts(objective: Objective, restarts: int, rng: np.random.Generator, gamma: float, *,
-                oracle: OracleResult | None = None, l21_support=None, adversarial_fraction: float = 0.25) -> Starts:
-    """`restarts` starting points: a share of adversarial ones (non-optimal BFS, the ℓ2,1 support) when an oracle
-    answer is given, the rest random."""
+                optimal_supports: Sequence[Sequence[int]] | None = None, l21_support=None,
+                adversarial_fraction: float = 0.25) -> Starts:
+    """`restarts` starting points: a share of adversarial ones (non-optimal BFS, the ℓ2,1 support) when the optimal
+    supports are given (the oracle's answer), the rest random."""
     variant, problem, layout = objective.variant, objective.problem, objective.layout
     masks, kinds = [], []
-    if oracle is not None and restarts > 1:
+    if optimal_supports is not None and restarts > 1:
         n_adv = max(1, int(round(adversarial_fraction * restarts)))
         if l21_support is not None and len(l21_support) > 0 and n_adv:
             m = np.zeros((1, problem.kappa), dtype=bool)
@@ -94,7 +97,7 @@ def make_starts(objective: Objective, restarts: int, rng: np.random.Generator, g
             masks.append(m)
             kinds.append("l21")
             n_adv -= 1
-        bfs = nonoptimal_bfs_masks(problem, oracle, n_adv, rng)
+        bfs = nonoptimal_bfs_masks(problem, optimal_supports, n_adv, rng)
         masks.append(bfs)
         kinds += ["bfs"] * len(bfs)
     masks = np.concatenate(masks) if masks else np.zeros((0, problem.kappa), dtype=bool)

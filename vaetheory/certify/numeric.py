@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .objective import Objective
-from .search import ACTIVE_RTOL, active_mask, block_scales
+from vaetheory.search.objective import Objective
+from vaetheory.search.multistart import ACTIVE_RTOL, active_mask, block_scales
 
 KKT_TOL = 1e-6
 HESSIAN_TOL = 1e-8

@@ -8,9 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from .conditions import ConditionReport
-from .oracle import OracleResult
-from .variants.protocol import Claim
+from vaetheory.problems.conditions import ConditionReport
+from vaetheory.oracle.exhaustive import OracleResult
+from vaetheory.core.protocol import CONDITION_DESCRIPTIONS, Claim
 
 #: γ at or below this counts as "small" for the fixed-γ claims of THEORY.md §4.
 SMALL_GAMMA = 1e-3
@@ -24,17 +24,19 @@ class ClaimContext:
     gamma_mode: str
 
 
-CONDITIONS: dict[str, tuple[str, Callable[[ClaimContext], bool | None]]] = {
-    "urp": ("every d columns of Phi are linearly independent (spark = d + 1)", lambda c: c.conditions.urp),
-    "r_less_than_d": ("planted support size r < d", lambda c: c.conditions.r_less_than_d),
-    "orthogonal_rows": ("nonzero rows of Z* are mutually orthogonal", lambda c: c.conditions.orthogonal_rows),
-    "within_uniqueness_bound": ("r < (spark - 1 + rank X)/2", lambda c: c.conditions.within_uniqueness_bound),
-    "fixed_gamma": ("gamma held fixed during the search", lambda c: c.gamma_mode == "fixed"),
-    "small_gamma": (f"gamma <= {SMALL_GAMMA:g}", lambda c: c.gamma <= SMALL_GAMMA),
-    "learned_gamma": ("gamma learned jointly (down to its floor)", lambda c: c.gamma_mode == "learned"),
-    "nonoptimal_bfs_exists": ("kappa > d and k* < d, so non-optimal basic feasible solutions exist",
-                              lambda c: c.conditions.kappa > c.conditions.d and c.oracle.k < c.conditions.d),
+_EVALUATORS: dict[str, Callable[[ClaimContext], bool | None]] = {
+    "urp": lambda c: c.conditions.urp,
+    "r_less_than_d": lambda c: c.conditions.r_less_than_d,
+    "orthogonal_rows": lambda c: c.conditions.orthogonal_rows,
+    "within_uniqueness_bound": lambda c: c.conditions.within_uniqueness_bound,
+    "fixed_gamma": lambda c: c.gamma_mode == "fixed",
+    "small_gamma": lambda c: c.gamma <= SMALL_GAMMA,
+    "learned_gamma": lambda c: c.gamma_mode == "learned",
+    "nonoptimal_bfs_exists": lambda c: c.conditions.kappa > c.conditions.d and c.oracle.k < c.conditions.d,
 }
+#: name -> (description, evaluator); the names are the protocol's (`CONDITION_DESCRIPTIONS`).
+CONDITIONS: dict[str, tuple[str, Callable[[ClaimContext], bool | None]]] = {
+    name: (CONDITION_DESCRIPTIONS[name], _EVALUATORS[name]) for name in CONDITION_DESCRIPTIONS}
 
 #: Claim statuses: what the run says about a declared claim.
 STATUSES = ("held", "refuted", "confirmed", "not_confirmed", "not_applicable", "undecided", "no_claim")

@@ -6,11 +6,11 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
-from ._threads import single_threaded
-from .generate import mutual_coherence
-from .oracle import numerical_rank
-from .problem import Problem
-from .subsets import iter_subset_chunks, n_subsets
+from vaetheory.core.threads import single_threaded
+from vaetheory.problems.generate import mutual_coherence
+from vaetheory.core.linalg import numerical_rank
+from vaetheory.problems.problem import Problem
+from vaetheory.core.subsets import iter_subset_chunks, n_subsets
 
 #: Largest number of subsets the exact spark computation may test before giving up (spark reported as None).
 SPARK_BUDGET = 250_000

@@ -10,18 +10,18 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .certify import Certificate
-from .claims import ClaimContext, claim_status, conditions_met
-from .conditions import ConditionReport, check_conditions
-from .errors import InputError
-from .objective import Objective
-from .oracle import DEFAULT_BUDGET, OracleResult, sparsest_supports
-from .problem import Problem
-from .relax import RelaxationResult, l21_relaxation
-from .search import SearchResult, make_starts, minimise
-from .validation import check_int, check_positive
-from .variants.protocol import Variant
-from .verdict import PointVerdict, judge_points, summarise
+from vaetheory.certify.numeric import Certificate
+from vaetheory.verdict.claims import ClaimContext, claim_status, conditions_met
+from vaetheory.problems.conditions import ConditionReport, check_conditions
+from vaetheory.core.errors import InputError
+from vaetheory.search.objective import Objective
+from vaetheory.oracle.exhaustive import DEFAULT_BUDGET, OracleResult, sparsest_supports
+from vaetheory.problems.problem import Problem
+from vaetheory.oracle.relax import RelaxationResult, l21_relaxation
+from vaetheory.search.multistart import SearchResult, make_starts, minimise
+from vaetheory.core.validation import check_int, check_positive
+from vaetheory.core.protocol import Variant
+from vaetheory.verdict.judge import PointVerdict, judge_points, summarise
 
 
 @dataclass(frozen=True)
@@ -114,7 +114,7 @@ def run_check(problem: Problem, variant: Variant, *, restarts: int = 32, seed: i
     objective = Objective(variant, problem)
     t = time.perf_counter()
     l21 = analysis.relaxation.support if analysis.relaxation is not None else None
-    starts = make_starts(objective, restarts, rng, gamma, oracle=analysis.oracle, l21_support=l21,
+    starts = make_starts(objective, restarts, rng, gamma, optimal_supports=analysis.oracle.supports, l21_support=l21,
                          adversarial_fraction=adversarial_fraction)
     search = minimise(objective, starts, gamma, learn_gamma=learn_gamma, maxiter=maxiter)
     timings["search"] = time.perf_counter() - t

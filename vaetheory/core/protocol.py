@@ -18,20 +18,34 @@ Conventions the machinery relies on
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, Mapping, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Literal, Mapping, Protocol, runtime_checkable
 
 import numpy as np
 from torch import Tensor
 
-from ..problem import Problem
+if TYPE_CHECKING:  # the protocol is the ground floor: it names Problem in annotations only
+    from vaetheory.problems.problem import Problem
 
 ClaimKind = Literal["optimal_minima", "bad_minima_exist", "none"]
 CLAIM_KINDS: tuple[str, ...] = ("optimal_minima", "bad_minima_exist", "none")
 
+#: The named conditions a claim may be declared under, with what each means. `vaetheory.verdict.claims` evaluates
+#: them on a run; the import checker and `describe_variant` only need the names, so they live on the ground floor.
+CONDITION_DESCRIPTIONS: dict[str, str] = {
+    "urp": "every d columns of Phi are linearly independent (spark = d + 1)",
+    "r_less_than_d": "planted support size r < d",
+    "orthogonal_rows": "nonzero rows of Z* are mutually orthogonal",
+    "within_uniqueness_bound": "r < (spark - 1 + rank X)/2",
+    "fixed_gamma": "gamma held fixed during the search",
+    "small_gamma": "gamma <= 0.001",
+    "learned_gamma": "gamma learned jointly (down to its floor)",
+    "nonoptimal_bfs_exists": "kappa > d and k* < d, so non-optimal basic feasible solutions exist",
+}
+
 
 @dataclass(frozen=True)
 class Claim:
-    """What a variant claims, and under which named conditions (see `vaetheory.claims.CONDITIONS`).
+    """What a variant claims, and under which named conditions (see `CONDITION_DESCRIPTIONS`).
 
     kind: ``"optimal_minima"`` (every certified local minimum is optimally sparse), ``"bad_minima_exist"`` (a
     certified non-optimal local minimum exists), or ``"none"`` (the variant is a baseline: verdicts only).

@@ -1,0 +1,9 @@
+"""Stage 6, verdict: certified points compared with the oracle (`judge`), claims and their statuses (`claims`),
+and `run_check`, which runs the pipeline below it for one problem and one variant (`check`)."""
+from vaetheory.core.lazy import attach
+
+__getattr__, __dir__, __all__ = attach(__name__, {
+    "VERDICTS": "judge", "PointVerdict": "judge", "judge_points": "judge", "summarise": "judge",
+    "CONDITIONS": "claims", "STATUSES": "claims", "claim_status": "claims",
+    "CheckResult": "check", "ProblemAnalysis": "check", "analyse_problem": "check", "run_check": "check",
+})
