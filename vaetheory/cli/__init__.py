@@ -1,7 +1,12 @@
 """The `vaetheory` command: a thin layer over the library (see `vaetheory --help`).
 
 Exit codes: 0 success; 1 a claim a variant declares was refuted (or a replay did not reproduce); 2 usage or input
-error (one line on stderr, no traceback, nothing half-written).
+error (one line on stderr, no traceback, nothing half-written); 130 interrupted (Ctrl-C; only complete reports are
+left behind).
+
+Startup cost matters here (every input error and every ``--help`` pays it): this package and the command modules
+import only click and numpy-level helpers at import time; torch, scipy.optimize, cvxpy and matplotlib are imported
+inside the commands, after the arguments and the input files have been checked.
 """
 from __future__ import annotations
 
@@ -9,24 +14,48 @@ import sys
 
 import click
 
+from vaetheory import __version__
 from vaetheory.core.errors import VaetheoryError
 
-EXIT_OK, EXIT_REFUTED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_REFUTED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
 
 
 class _Group(click.Group):
-    """Turns every VaetheoryError raised by a command into a one-line message and exit code 2."""
+    """Every user error becomes ONE line ``vaetheory: error: ...`` on stderr and exit code 2: a VaetheoryError
+    raised by a command, and click's own usage errors (bad option values, unknown commands). Ctrl-C is one line
+    and exit code 130."""
 
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
         except VaetheoryError as exc:
-            click.echo(f"vaetheory: error: {exc}", err=True)
+            click.echo(f"vaetheory: error: {_one_line(exc)}", err=True)
             ctx.exit(EXIT_USAGE)
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        try:
+            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.ClickException as exc:  # UsageError, BadParameter, NoSuchOption, ...
+            hint = ""
+            ctx = getattr(exc, "ctx", None)
+            if isinstance(exc, click.UsageError) and ctx is not None:
+                hint = f" (see '{ctx.command_path} --help')"
+            click.echo(f"vaetheory: error: {_one_line(exc.format_message())}{hint}", err=True)
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            click.echo("vaetheory: interrupted", err=True)
+            sys.exit(EXIT_INTERRUPTED)
+        sys.exit(rv if isinstance(rv, int) else EXIT_OK)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.version_option(package_name="vaetheory")
+@click.version_option(version=__version__, prog_name="vaetheory", message="%(prog)s %(version)s")
 def cli() -> None:
     """Verify loss-landscape claims for sparse VAEs (Wipf, ICML 2023) and capture counterexamples.
 
@@ -36,13 +65,18 @@ def cli() -> None:
       vaetheory oracle p.npz --json
       vaetheory check --variant vae-full --problem p.npz --json
       vaetheory check            # the main job: every built-in variant on the default profile
+      python -m vaetheory --version
 
-    Exit codes: 0 success, 1 a declared claim was refuted, 2 usage or input error.
+    Exit codes: 0 success, 1 a declared claim was refuted, 2 usage or input error, 130 interrupted.
     """
 
 
-def main() -> None:
-    """Console-script entry point."""
-    from vaetheory.cli import commands, replay_cmd, variants_cmd  # noqa: F401  (registers the subcommands)
+def register_commands() -> None:
+    """Import the command modules (each registers its subcommands on `cli`); cheap: they import no torch."""
+    from vaetheory.cli import commands, replay_cmd, variants_cmd  # noqa: F401
 
-    sys.exit(cli.main(standalone_mode=True))
+
+def main() -> None:
+    """Console-script entry point (also ``python -m vaetheory``)."""
+    register_commands()
+    cli.main(prog_name="vaetheory")

@@ -1,10 +1,12 @@
 """Ground floor: errors, input validation, the variant protocol and small shared helpers.
 
 Every stage imports from here; nothing here imports a stage (the protocol names `Problem` in annotations only).
+Names are resolved on first use (`vaetheory.core.lazy`), so importing a submodule stays cheap.
 """
-from vaetheory.core.errors import BudgetError, InputError, VaetheoryError, VariantError
-from vaetheory.core.protocol import (CLAIM_KINDS, CONDITION_DESCRIPTIONS, Claim, GammaPolicy, ParamLayout, ParamSpec,
-                                     Variant)
+from vaetheory.core.lazy import attach
 
-__all__ = ["BudgetError", "CLAIM_KINDS", "CONDITION_DESCRIPTIONS", "Claim", "GammaPolicy", "InputError", "ParamLayout",
-           "ParamSpec", "VaetheoryError", "Variant", "VariantError"]
+__getattr__, __dir__, __all__ = attach(__name__, {
+    "BudgetError": "errors", "InputError": "errors", "VaetheoryError": "errors", "VariantError": "errors",
+    "CLAIM_KINDS": "protocol", "CONDITION_DESCRIPTIONS": "protocol", "Claim": "protocol", "GammaPolicy": "protocol",
+    "ParamLayout": "protocol", "ParamSpec": "protocol", "Variant": "protocol",
+})

@@ -21,9 +21,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, Mapping, Protocol, runtime_checkable
 
 import numpy as np
-from torch import Tensor
 
-if TYPE_CHECKING:  # the protocol is the ground floor: it names Problem in annotations only
+if TYPE_CHECKING:  # the protocol is the ground floor: it names Problem (and torch's Tensor) in annotations only,
+    # so importing it (and so `vaetheory --help`, `vaetheory variants`) does not load torch
+    from torch import Tensor
+
     from vaetheory.problems.problem import Problem
 
 ClaimKind = Literal["optimal_minima", "bad_minima_exist", "none"]

@@ -8,6 +8,10 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
+#: Most subsets the exhaustive oracle may test before it fails with a BudgetError (here, on the ground floor, so that
+#: the CLI can show it in --help without importing the oracle and torch).
+DEFAULT_BUDGET = 20_000_000
+
 
 def iter_subset_chunks(items: Sequence[int] | int, k: int, chunk: int = 65536) -> Iterator[np.ndarray]:
     """Yield (B, k) int64 arrays holding every k-subset of `items` (or of range(items)) in lexicographic order."""

@@ -22,10 +22,8 @@ from vaetheory.core.threads import single_threaded
 from vaetheory.core.errors import BudgetError
 from vaetheory.problems.problem import RANGE_RTOL, Problem
 from vaetheory.core.linalg import numerical_rank
-from vaetheory.core.subsets import iter_subset_chunks, n_subsets
+from vaetheory.core.subsets import DEFAULT_BUDGET, iter_subset_chunks, n_subsets
 
-#: Default cap on the number of subsets one oracle call may test.
-DEFAULT_BUDGET = 20_000_000
 _SCREEN_RTOL = 1e-4  # loose screen on the Gram-form residual; confirmed exactly afterwards
 
 

@@ -4,8 +4,10 @@ A report captures one ``bad_local_min`` point of a `CheckResult`: the problem ar
 spec), γ and its mode, the start and end points (flat θ and named parameters), the certificate evidence, the oracle
 answer, the seed and the library versions. `replay_report` recomputes the verdict from the file alone.
 
-Files are written atomically (temp file + ``os.replace``) under names ``<variant>-<hash of content>.{json,md,png}``,
-so a report is never overwritten: writing the same counterexample twice finds the existing file.
+Files are written atomically and as a group (``vaetheory.core.files``: an interrupt leaves all of a report's files or
+none) under names ``<variant>-<hash of content>.{json,md,png}``, so a report is never overwritten: writing the same
+counterexample twice (in one run or in two runs sharing a folder) finds the existing file. A run writes one report
+per distinct (support, verdict) of its bad end points, with the number of end points that reached it.
 """
 from __future__ import annotations
 
@@ -14,7 +16,6 @@ import json
 import os
 import platform
 import re
-import tempfile
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -23,6 +24,7 @@ import numpy as np
 
 from vaetheory.verdict.check import CheckResult
 from vaetheory.core.errors import InputError, VaetheoryError
+from vaetheory.core.files import write_atomic, write_group
 from vaetheory.search.objective import Objective
 from vaetheory.oracle.exhaustive import sparsest_supports
 from vaetheory.problems.problem import Problem
@@ -47,23 +49,6 @@ def library_versions() -> dict[str, str]:
             out[pkg] = "unknown"
     out["python"] = platform.python_version()
     return out
-
-
-def _atomic_write(path: Path, data: bytes) -> Path:
-    """Write `data` to `path` through a temp file + os.replace; an existing file is left as it is."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.exists():
-        return path
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, 0o644)  # mkstemp creates 0600; reports are meant to be shared
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def _safe(name: str) -> str:
@@ -125,7 +110,10 @@ class ReportPaths:
 
 def _markdown(data: dict, json_name: str, png_name: str | None) -> str:
     v, o = data["verdict"], data["oracle"]
-    opt_energy = data.get("profile", {}).get("optimal_energy")
+    profile = data.get("profile", {})
+    opt_energy = profile.get("optimal_energy")
+    barrier = profile.get("barrier")
+    reached = data.get("reached_by")
     lines = [
         f"# {data['kind']}: {data['variant']['name']} on {data['problem']['describe']}",
         "",
@@ -133,9 +121,19 @@ def _markdown(data: dict, json_name: str, png_name: str | None) -> str:
         f"**{data['variant']['claim']['status']}**",
         f"- gamma = {data['point_gamma']:g} ({data['gamma_mode']}), seed {data['seed']}, restart {data['restart']} "
         f"(start: {data['start']['kind']})",
+    ]
+    if reached:
+        lines.append(f"- {reached['count']} of {reached['of']} end points of the run reached this support with this "
+                     f"verdict (restarts {reached['restarts']}); this report holds the first of them")
+    lines += [
         f"- end point support ({len(v['support'])} rows): {v['support']}; optimal supports (k* = {o['k']}): "
         f"{o['supports']}",
         f"- energy {v['energy']:.6g}" + ("" if opt_energy is None else f" vs {opt_energy:.6g} at an optimal point"),
+    ]
+    if barrier and barrier.get("height") is not None:
+        lines.append(f"- energy barrier on the straight segment to the optimal point: height {barrier['height']:.3g} "
+                     f"at t = {barrier['t_peak']:.3g}")
+    lines += [
         f"- refit residual {v['residual']:.3g}; KKT active {v['kkt_active']:.3g}, inactive min "
         f"{v['kkt_inactive'] if v['kkt_inactive'] is None else format(v['kkt_inactive'], '.3g')}; smallest "
         f"relative active Hessian eigenvalue {v['min_hessian_eig_rel']:.3g}",
@@ -143,7 +141,7 @@ def _markdown(data: dict, json_name: str, png_name: str | None) -> str:
         f"Replay: `vaetheory replay {json_name}`",
     ]
     if png_name:
-        lines += ["", f"![energy along the segment to an optimal point]({png_name})"]
+        lines += ["", f"![the barrier, the latent scales of both points, the energy on a plane through them]({png_name})"]
     return "\n".join(lines) + "\n"
 
 
@@ -156,15 +154,82 @@ def _optimal_point(objective: Objective, mask: np.ndarray, gamma: float) -> np.n
     return found.theta[0]
 
 
-def _segment_energies(objective: Objective, a: np.ndarray, b: np.ndarray, gamma: float, steps: int = 101
-                      ) -> tuple[np.ndarray, np.ndarray]:
-    t = np.linspace(0.0, 1.0, steps)
+#: Points per batched energy evaluation when drawing (bounded memory for variants with many parameters).
+_PLOT_CHUNK = 512
+
+
+def batch_energies(objective: Objective, points: np.ndarray, gamma: float) -> np.ndarray:
+    """Energies at many points (B, P), evaluated in batches by the objective; a point where the energy cannot be
+    evaluated (e.g. a failed Cholesky) gets NaN, found by bisecting a failing batch (never one call per point
+    unless every point fails)."""
+    points = np.asarray(points, dtype=np.float64)
+    out = np.full(len(points), np.nan)
+
+    def run(lo: int, hi: int) -> None:
+        try:
+            E, _, _ = objective.value_and_grad(points[lo:hi], np.full(hi - lo, gamma))
+            out[lo:hi] = E
+        except (FloatingPointError, VaetheoryError):
+            if hi - lo > 1:
+                mid = (lo + hi) // 2
+                run(lo, mid)
+                run(mid, hi)
+
+    for lo in range(0, len(points), _PLOT_CHUNK):
+        run(lo, min(lo + _PLOT_CHUNK, len(points)))
+    return np.where(np.isfinite(out), out, np.nan)
+
+
+def _segment_energies(objective: Objective, a: np.ndarray, b: np.ndarray, gamma: float, steps: int = 101,
+                      t_max: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    t = np.linspace(0.0, t_max, steps)
     pts = (1 - t)[:, None] * a[None] + t[:, None] * b[None]
-    try:
-        E, _, _ = objective.value_and_grad(pts, np.full(steps, gamma))
-    except (FloatingPointError, VaetheoryError):
-        E = np.full(steps, np.nan)
-    return t, E
+    return t, batch_energies(objective, pts, gamma)
+
+
+def barrier_on_segment(objective: Objective, a: np.ndarray, b: np.ndarray, gamma: float, steps: int = 201,
+                       zooms: int = 8) -> dict:
+    """The energy barrier on the straight segment from the bad point `a` to the optimal point `b`.
+
+    The window starts as the whole segment; while the energy first falls below E(a) within the first 10% of the
+    window, the window shrinks to twice that crossing (so the barrier is resolved by many samples). Returns the
+    window's t and E(t) − E(a), the barrier height (max of E − E(a) before the first crossing), where it peaks and
+    where it is crossed (None when the energy never falls below E(a) on the segment)."""
+    t_max = 1.0
+    for _ in range(zooms + 1):
+        t, E = _segment_energies(objective, a, b, gamma, steps, t_max)
+        rel = E - E[0]
+        below = np.flatnonzero(rel[1:] < 0) + 1
+        if below.size == 0 or below[0] >= steps // 10 or not np.isfinite(E[0]):
+            break
+        t_max = 2 * t[below[0]]
+    cross = int(below[0]) if below.size else len(t)
+    head = rel[:cross]
+    peak = int(np.nanargmax(head)) if np.isfinite(head).any() else 0
+    return {"t": t, "rel": rel, "height": float(head[peak]) if np.isfinite(head[peak]) else None,
+            "t_peak": float(t[peak]), "t_cross": float(t[cross]) if cross < len(t) else None}
+
+
+def _third_direction(layout, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Direction v for the plane a + s(b − a) + t v, s, t ∈ [0, 1]: v = max(b − a, 0) on non-negative coordinates
+    (every point of the square stays feasible: the third corner is max(a, b)), b − a elsewhere; when that is
+    parallel to b − a, a fixed pseudo-random non-negative direction of the same length."""
+    u = b - a
+    v = np.where(layout.nonneg, np.maximum(u, 0.0), 0.0)
+    cos = abs(u @ v) / max(np.linalg.norm(u) * np.linalg.norm(v), 1e-300)
+    if np.linalg.norm(v) == 0 or cos > 0.99:
+        v = np.random.default_rng(0).random(u.size) * np.linalg.norm(u) / np.sqrt(u.size)
+    return v
+
+
+def energy_plane(objective: Objective, a: np.ndarray, b: np.ndarray, gamma: float, steps: int = 41) -> dict:
+    """Energies on the square a + s(b − a) + t v, s, t ∈ [0, 1] (`_third_direction`) on a grid that is quadratically
+    denser near a, in batched evaluations."""
+    v = _third_direction(objective.layout, a, b)
+    s = np.linspace(0.0, 1.0, steps) ** 2  # dense near the bad point (s = t = 0), where the barrier is
+    S, T = np.meshgrid(s, s, indexing="xy")
+    pts = a[None] + S.reshape(-1, 1) * (b - a)[None] + T.reshape(-1, 1) * v[None]
+    return {"s": s, "t": s, "E": batch_energies(objective, pts, gamma).reshape(S.shape)}
 
 
 def _finite_list(a: np.ndarray) -> list[float | None]:
@@ -172,12 +237,9 @@ def _finite_list(a: np.ndarray) -> list[float | None]:
     return [float(x) if np.isfinite(x) else None for x in a]
 
 
-def energy_profiles(data: dict, problem: Problem, variant: Variant, cache: dict | None = None) -> dict:
-    """Energies along the straight segment from the bad point to an optimal point, for the variant (its parameter
-    space) and for vae-full (ν-space, both ends built by init_from_support and the optimal end minimised).
-
-    cache: optional dict reused across the reports of one run, so each optimal end point is minimised once."""
-    cache = {} if cache is None else cache
+def _end_points(data: dict, problem: Problem, variant: Variant, cache: dict) -> tuple[Objective, np.ndarray,
+                                                                                       np.ndarray, float]:
+    """Objective, bad end point, a minimised optimal point (cached per γ for the run) and γ of report `data`."""
     gamma = float(data["point_gamma"])
     mask = np.zeros(problem.kappa, dtype=bool)
     mask[list(data["oracle"]["supports"][0])] = True
@@ -186,8 +248,22 @@ def energy_profiles(data: dict, problem: Problem, variant: Variant, cache: dict 
     key = ("variant", gamma)
     if key not in cache:
         cache[key] = _optimal_point(objective, mask, gamma)
-    opt = cache[key]
+    return objective, bad, cache[key], gamma
+
+
+def energy_profiles(data: dict, problem: Problem, variant: Variant, cache: dict | None = None) -> dict:
+    """Energies along the straight segment from the bad point to an optimal point, for the variant (its parameter
+    space) and for vae-full (ν-space, both ends built by init_from_support and the optimal end minimised), and the
+    barrier on the variant's segment (`barrier_on_segment`: height, where it peaks and is crossed).
+
+    cache: optional dict reused across the reports of one run, so each optimal end point is minimised once."""
+    cache = {} if cache is None else cache
+    objective, bad, opt, gamma = _end_points(data, problem, variant, cache)
+    mask = np.zeros(problem.kappa, dtype=bool)
+    mask[list(data["oracle"]["supports"][0])] = True
     t, E = _segment_energies(objective, bad, opt, gamma)
+    barrier = barrier_on_segment(objective, bad, opt, gamma)
+    cache[("barrier", gamma, bad.tobytes())] = barrier
     full = BUILTINS["vae-full"]
     fobj = Objective(full, problem)
     bad_mask = np.zeros(problem.kappa, dtype=bool)
@@ -199,23 +275,91 @@ def energy_profiles(data: dict, problem: Problem, variant: Variant, cache: dict 
     _, F = _segment_energies(fobj, nu_bad, nu_opt, gamma)
     return {"t": t.tolist(), "variant_energy": _finite_list(E), "vae_full_energy": _finite_list(F),
             "optimal_energy": float(E[-1]) if np.isfinite(E[-1]) else None,
-            "optimal_support": list(data["oracle"]["supports"][0])}
+            "optimal_support": list(data["oracle"]["supports"][0]),
+            "barrier": {"height": barrier["height"], "t_peak": barrier["t_peak"], "t_cross": barrier["t_cross"]}}
 
 
-def _plot(profile: dict, title: str, variant_name: str) -> bytes:
+def render_png(data: dict, problem: Problem, variant: Variant, cache: dict | None = None) -> bytes:
+    """The report's figure, three panels: (1) the barrier: E(t) − E(bad) on the segment from the bad point to an
+    optimal point, zoomed to where the energy first falls below the bad point's, its height in the title; (2) the
+    latent scales (ν for the VAEs) of the bad and the optimal point as bars over the κ columns, supports marked;
+    (3) the energy on the plane through the bad point, the optimal point and max(bad, optimal) (`energy_plane`).
+    Every energy is evaluated in batches by the objective."""
     import io
 
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
-    for ax, key, name in ((axes[0], "variant_energy", variant_name), (axes[1], "vae_full_energy", "vae-full (ν)")):
-        ax.plot(profile["t"], profile[key])
-        ax.set_xlabel("t (0 = bad point, 1 = optimal point)")
-        ax.set_ylabel("energy")
-        ax.set_title(name, fontsize=9)
-    fig.suptitle(title, fontsize=9)
+    cache = {} if cache is None else cache
+    objective, bad, opt, gamma = _end_points(data, problem, variant, cache)
+    barrier = cache.get(("barrier", gamma, bad.tobytes())) or barrier_on_segment(objective, bad, opt, gamma)
+    scales = objective.latent_scales(np.stack([bad, opt]))
+    plane = energy_plane(objective, bad, opt, gamma)
+    bad_support = list(data["verdict"]["support"])
+    opt_support = list(data["oracle"]["supports"][0])
+
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.6), gridspec_kw={"width_ratios": [1, 1.25, 1.1]})
+    ax = axes[0]
+    h = barrier["height"]
+    ax.plot(barrier["t"], barrier["rel"], color="tab:red", lw=1.5)
+    ax.axhline(0.0, color="0.6", lw=0.8, ls="--")
+    ax.axvline(barrier["t_peak"], color="0.6", lw=0.8, ls=":")
+    if h is not None and h > 0 and np.isfinite(barrier["rel"]).any():
+        lo = np.nanmin(barrier["rel"])
+        ax.set_ylim(max(lo, -1.5 * h), 1.5 * h)
+    ax.set_xlabel("t along the segment (0 = bad point, 1 = optimal point)")
+    ax.set_ylabel("E(t) − E(bad point)")
+    height = "none found" if h is None or h <= 0 else f"{h:.3g}"
+    ax.set_title(f"barrier height {height} (peak at t = {barrier['t_peak']:.2g})", fontsize=9)
+
+    ax = axes[1]
+    k = problem.kappa
+    x = np.arange(k)
+    floor = max(float(np.nanmax(scales)), 1e-300) * 1e-8
+    for row, off, color, label in ((0, -0.2, "tab:red", "bad point"), (1, 0.2, "tab:blue", "optimal point")):
+        ax.bar(x + off, np.maximum(scales[row] - floor, 0.0), 0.4, color=color, label=label, bottom=floor)
+    ax.set_yscale("log")
+    top = float(np.nanmax(scales)) * 8
+    ax.plot(bad_support, np.full(len(bad_support), top), "v", color="tab:red", ms=6, label="bad support")
+    ax.plot(opt_support, np.full(len(opt_support), top * 6), "o", color="tab:blue", ms=5, label="optimal support")
+    ax.set_ylim(floor, top * 30)
+    ax.set_xticks(x if k <= 40 else x[:: max(1, k // 20)])
+    ax.tick_params(axis="x", labelsize=7)
+    ax.set_xlabel("latent column j (κ columns)")
+    names = objective.layout.names
+    ax.set_ylabel("ν_j" if names == ("nu",) else "latent scale (variant.latent_scales)")
+    ax.set_title(f"{len(bad_support)} active at the bad point, {len(opt_support)} at the optimum", fontsize=9)
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.17), ncol=4, frameon=False)
+
+    ax = axes[2]
+    E = plane["E"]
+    rel = E - E[0, 0]
+    scale = h if h is not None and h > 0 else max(float(np.nanmax(np.abs(rel))), 1e-12) * 1e-3
+    z = np.sign(rel) * np.log10(1.0 + np.abs(rel) / scale)
+    if np.isfinite(z).sum() >= 4 and np.nanmax(z) > np.nanmin(z):
+        from matplotlib.colors import TwoSlopeNorm
+
+        lo, hi = float(np.nanmin(z)), float(np.nanmax(z))
+        norm = TwoSlopeNorm(0.0, min(lo, -1e-9), max(hi, 1e-9))  # white at E = E(bad): red above, blue below
+        cs = ax.contourf(plane["s"], plane["t"], np.ma.masked_invalid(z), levels=24, cmap="RdBu_r", norm=norm)
+        ax.contour(plane["s"], plane["t"], np.ma.masked_invalid(z), levels=[0.0], colors="k", linewidths=0.8)
+        cb = fig.colorbar(cs, ax=ax)
+        cb.set_label("sign · log10(1 + |E − E(bad)| / barrier height)", fontsize=7)
+    marks = (([0], [0], "v", "tab:red", "bad point"), ([1], [0], "o", "tab:blue", "optimal point"),
+             ([0], [1], "s", "0.3", "max(bad, optimal)"), ([barrier["t_peak"]], [0], "x", "k", "barrier peak"))
+    for xs, ys, marker, color, label in marks:
+        ax.plot(xs, ys, marker, color=color, ms=8, label=label, clip_on=False, zorder=5)
+    for axis in ("x", "y"):  # square-root axes: the grid is dense near the bad point, where the barrier is
+        getattr(ax, f"set_{axis}scale")("function", functions=(lambda u: np.sqrt(np.maximum(u, 0)), np.square))
+        getattr(ax, f"set_{axis}lim")(0.0, 1.0)
+    ax.set_xlabel("s: toward the optimal point (√ scale)")
+    ax.set_ylabel("t: toward max(bad, optimal) (√ scale)")
+    ax.set_title("energy on the plane through the three points (black: E = E(bad))", fontsize=9)
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.17), ncol=4, frameon=False)
+
+    fig.suptitle(f"{data['kind']}: {data['variant']['name']} on {data['problem']['describe']}, "
+                 f"γ = {gamma:g} ({data['gamma_mode']})", fontsize=10)
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=90)
@@ -225,29 +369,65 @@ def _plot(profile: dict, title: str, variant_name: str) -> bytes:
 
 def write_report(data: dict, out_dir: str | os.PathLike = DEFAULT_OUT, *, problem: Problem | None = None,
                  variant: Variant | None = None, plot: bool = True, cache: dict | None = None) -> ReportPaths:
-    """Write one report (JSON, Markdown and, with `plot`, the PNG energy profile) under `out_dir`."""
+    """Write one report (JSON, Markdown and, with `plot`, the PNG) under `out_dir`, as one group: an interrupt
+    leaves either all of its files or none (`vaetheory.core.files.write_group`). Names are
+    ``<variant>-<hash of the JSON>``: the same counterexample written twice (by one run or two) is one report."""
     out = Path(out_dir)
-    if plot and problem is not None and variant is not None and data["oracle"]["supports"]:
+    cache = {} if cache is None else cache
+    drawable = plot and problem is not None and variant is not None and data["oracle"]["supports"]
+    if drawable:
         data = data | {"profile": energy_profiles(data, problem, variant, cache)}
     body = json.dumps(data, indent=1, allow_nan=False, sort_keys=True).encode()
     stem = f"{_safe(data['variant']['name'])}-{hashlib.sha256(body).hexdigest()[:12]}"
-    png = None
-    if "profile" in data:
-        png = _atomic_write(out / f"{stem}.png",
-                            _plot(data["profile"], f"{data['kind']}: {data['problem']['describe']}",
-                                  data["variant"]["name"]))
-    json_path = _atomic_write(out / f"{stem}.json", body)
-    md = _atomic_write(out / f"{stem}.md", _markdown(data, json_path.name, None if png is None else png.name).encode())
-    return ReportPaths(json_path, md, png)
+    json_path, md_path = out / f"{stem}.json", out / f"{stem}.md"
+    png_path = out / f"{stem}.png" if drawable else None
+    if json_path.exists() and md_path.exists() and (png_path is None or png_path.exists()):
+        return ReportPaths(json_path, md_path, png_path)  # already written (same content, same name)
+    files = {json_path: body,
+             md_path: _markdown(data, json_path.name, None if png_path is None else png_path.name).encode()}
+    if png_path is not None:
+        files[png_path] = render_png(data, problem, variant, cache)
+    write_group(files, keep_existing=True)
+    return ReportPaths(json_path, md_path, png_path)
+
+
+def redraw_png(path: str | os.PathLike, *, variant: Variant | None = None) -> Path:
+    """Draw the PNG of an existing report again from its JSON alone (the JSON is not touched)."""
+    data = load_report(path)
+    prob = data["problem"]
+    problem = Problem.from_arrays({k: np.asarray(prob[k], dtype=np.float64) for k in ("Phi", "X")}
+                                  | ({"Z": np.asarray(prob["Z"], dtype=np.float64)} if prob.get("Z") else {})
+                                  | {"noise": np.float64(prob.get("noise", 0.0))})
+    if variant is None:
+        variant = get_variant(data["variant"].get("spec") or data["variant"]["name"])
+    png = Path(path).with_suffix(".png")
+    write_group({png: render_png(data, problem, variant)})
+    return png
+
+
+def distinct_bad_points(result: CheckResult) -> list[list[int]]:
+    """The ``bad_local_min`` end points of `result` grouped by support: one list of restart indices per distinct
+    (support, verdict), in order of first appearance."""
+    groups: dict[tuple, list[int]] = {}
+    for i in result.bad_points:
+        groups.setdefault((tuple(result.points[i].support), result.points[i].verdict), []).append(i)
+    return list(groups.values())
 
 
 def write_check_reports(result: CheckResult, out_dir: str | os.PathLike = DEFAULT_OUT, *, spec: str | None = None,
                         plot: bool = True, limit: int | None = None) -> list[ReportPaths]:
-    """A report for every ``bad_local_min`` point of `result` (the first `limit` ones when given)."""
-    indices = result.bad_points[:limit] if limit is not None else result.bad_points
+    """One report per distinct (support, verdict) among the ``bad_local_min`` points of `result` (the first `limit`
+    of them when given), for the first end point that reached it, with the count and restarts of all that did."""
+    groups = distinct_bad_points(result)
+    groups = groups[:limit] if limit is not None else groups
     cache: dict = {}
-    return [write_report(point_report(result, i, spec=spec), out_dir, problem=result.problem,
-                         variant=result.variant, plot=plot, cache=cache) for i in indices]
+    out = []
+    for members in groups:
+        data = point_report(result, members[0], spec=spec)
+        data["reached_by"] = {"count": len(members), "restarts": members, "of": len(result.points)}
+        out.append(write_report(data, out_dir, problem=result.problem, variant=result.variant, plot=plot,
+                                cache=cache))
+    return out
 
 
 def append_finding(line: str, out_dir: str | os.PathLike = DEFAULT_OUT) -> Path:
@@ -257,13 +437,7 @@ def append_finding(line: str, out_dir: str | os.PathLike = DEFAULT_OUT) -> Path:
     entry = f"- {line.strip()}\n"
     if entry in old:
         return path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.fchmod(fd, 0o644)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(old + entry)
-    os.replace(tmp, path)
-    return path
+    return write_atomic(path, old + entry)
 
 
 # Replay -------------------------------------------------------------------------------------------------------------

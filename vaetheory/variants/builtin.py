@@ -11,16 +11,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-import torch
+from typing import TYPE_CHECKING
 
-from vaetheory.variants.energies import ae_energy, ae_l21_profile, collapsed_energy, collapsed_hessian, posterior_mean
-from vaetheory.problems.problem import Problem
+import numpy as np
+
 from vaetheory.core.protocol import Claim, GammaPolicy, ParamSpec
+
+if TYPE_CHECKING:
+    from vaetheory.problems.problem import Problem
+
+# torch and the energies are imported inside the methods that use them, so that naming or describing a built-in
+# (`vaetheory variants`, argument checks before a run) does not load torch.
 
 
 def least_squares_on_supports(Phi: np.ndarray, X: np.ndarray, masks: np.ndarray) -> np.ndarray:
     """(B, κ, n) least-squares codes U with rows outside each support zero, for (B, κ) boolean masks (batched pinv)."""
+    import torch
+
     P = torch.from_numpy(np.array(Phi)) * torch.from_numpy(np.asarray(masks, dtype=np.float64))[:, None, :]
     return (torch.linalg.pinv(P) @ torch.from_numpy(np.array(X))).numpy()
 
@@ -44,9 +51,13 @@ class CollapsedVAE:
         return {"nu": ParamSpec((kappa,), nonneg=True)}
 
     def energy(self, params, Phi, X, gamma):
+        from vaetheory.variants.energies import collapsed_energy
+
         return collapsed_energy(Phi, X, params["nu"], gamma, self.covariance)
 
     def hessian(self, params, Phi, X, gamma):  # optional protocol method: closed form, exact
+        from vaetheory.variants.energies import collapsed_hessian
+
         return collapsed_hessian(Phi, X, params["nu"], gamma, self.covariance)
 
     def init_random(self, problem, rng, size):
@@ -60,6 +71,8 @@ class CollapsedVAE:
         return params["nu"]
 
     def representation(self, params, Phi, X, gamma):
+        from vaetheory.variants.energies import posterior_mean
+
         return posterior_mean(Phi, X, params["nu"], gamma)
 
 
@@ -78,6 +91,8 @@ class GroupLassoAE:
         return {"nu": ParamSpec((kappa,), nonneg=True)}
 
     def energy(self, params, Phi, X, gamma):
+        from vaetheory.variants.energies import ae_l21_profile
+
         return ae_l21_profile(Phi, X, params["nu"], gamma, self.lam, self.beta)
 
     def init_random(self, problem, rng, size):
@@ -91,6 +106,8 @@ class GroupLassoAE:
         return params["nu"]
 
     def representation(self, params, Phi, X, gamma):
+        from vaetheory.variants.energies import posterior_mean
+
         return posterior_mean(Phi, X, params["nu"], self.lam * gamma)
 
 
@@ -114,6 +131,8 @@ class SplitSignAE:
 
     def energy(self, params, Phi, X, gamma):
         # M⁺ + M⁻ = |M| wherever M⁺M⁻ = 0, which holds at every stationary point (the penalty's gradient is > 0)
+        from vaetheory.variants.energies import ae_energy
+
         return ae_energy(Phi, X, params["w"], params["Mp"] - params["Mm"], gamma, self.lam, self.beta,
                          self.penalty, self.eps, abs_M=params["Mp"] + params["Mm"])
 
