@@ -108,7 +108,7 @@ def test_object_arrays_are_refused(tmp_path, tiny_npz):
     p = Problem.load(tiny_npz)
     path = tmp_path / "obj.npz"
     np.savez(path, Phi=np.array([p.Phi, None], dtype=object), X=p.X)
-    _assert_one_line_error(_run("oracle", str(path)), "not a readable .npz file")
+    _assert_one_line_error(_run("oracle", str(path)), "array 'Phi' holds Python objects")
 
 
 def test_npy_file_is_a_usage_error(tmp_path, tiny_npz):
@@ -167,14 +167,43 @@ def test_generate_bad_arguments(tmp_path):
 @pytest.mark.parametrize("args", [
     ["check", "--variant", "vae-full", "--problem", "PROBLEM", "--gamma", "0"],
     ["check", "--variant", "vae-full", "--problem", "PROBLEM", "--restarts", "0"],
+    ["check", "--variant", "vae-full", "--problem", "PROBLEM", "--seed", "-1"],
+    ["check", "--variant", "vae-full", "--problem", "PROBLEM", "--timeout", "0"],
+    ["generate", "--d", "3", "--kappa", "6", "--r", "1", "--n", "1", "--seed", "-1", "-o", "x.npz"],
     ["oracle", "PROBLEM", "--budget", "0"],
     ["generate", "--d", "0", "--kappa", "3", "--r", "1", "--n", "1", "-o", "x.npz"],
 ])
 def test_click_usage_errors_exit_2(tiny_npz, args):
+    """Click's usage errors are one line too (before: click's multi-line usage block; `--seed -1` a traceback)."""
     res = _run(*[str(tiny_npz) if a == "PROBLEM" else a for a in args])
-    assert res.exit_code == EXIT_USAGE
-    assert "Traceback" not in res.output and res.stdout == ""
-    assert "Error: Invalid value" in res.stderr
+    _assert_one_line_error(res, "Invalid value for", "--help')")
+
+
+def test_unknown_option_and_command_are_one_line():
+    _assert_one_line_error(_run("check", "--bogus"), "No such option '--bogus'")
+    _assert_one_line_error(_run("frobnicate"), "No such command 'frobnicate'")
+
+
+def test_complex_problem_file_is_an_input_error(tmp_path, tiny_npz):
+    """Before: Φ was cast to real with a ComplexWarning and the check ran (exit 0)."""
+    p = Problem.load(tiny_npz)
+    path = tmp_path / "complex.npz"
+    np.savez(path, Phi=p.Phi + 1j * p.Phi, X=p.X)
+    _assert_one_line_error(_run("check", "--variant", "vae-full", "--problem", str(path)), "Phi is complex-valued")
+    assert not (tmp_path / "reports").exists()
+
+
+def test_version_and_python_dash_m():
+    import subprocess
+    import sys
+
+    import vaetheory
+
+    res = _run("--version")
+    assert res.exit_code == EXIT_OK and res.stdout.strip() == f"vaetheory {vaetheory.__version__}"
+    done = subprocess.run([sys.executable, "-m", "vaetheory", "--version"], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0 and done.stdout.strip() == f"vaetheory {vaetheory.__version__}", done.stderr
 
 
 def test_help_for_every_command():
@@ -186,5 +215,6 @@ def test_help_for_every_command():
         assert res.exit_code == EXIT_OK, (name, res.output)
         assert res.stdout.startswith(f"Usage: cli {name} ")
         assert (cli.commands[name].help or "").split("\n")[0][:30] in res.stdout
+        assert "Examples:\n    vaetheory " + name in res.stdout, (name, res.stdout)  # every command shows one
         res = _run(name, "-h")
         assert res.exit_code == EXIT_OK, name

@@ -73,8 +73,24 @@ def test_wrong_shapes(parts, name, value, message):
 
 def test_non_numeric_array(parts):
     Phi, X, _ = parts
-    with pytest.raises(InputError, match=r"^Phi must be a numeric array \("):
+    with pytest.raises(InputError, match=r"^Phi must be a real numeric array, got dtype <U1"):
         Problem(Phi=[["a", "b"], ["c", "d"]], X=X)
+    with pytest.raises(InputError, match=r"^X must be a numeric array \("):  # ragged
+        Problem(Phi=Phi, X=[[1.0, 2.0], [3.0]])
+
+
+@pytest.mark.parametrize("dtype", [np.complex128, np.complex64])
+def test_complex_arrays_are_refused_not_cast(parts, dtype):
+    """Before: numpy cast a complex Φ to real with a ComplexWarning and the check ran on the real part."""
+    Phi, X, _ = parts
+    with pytest.raises(InputError, match=r"^Phi is complex-valued"):
+        Problem(Phi=Phi.astype(dtype), X=X)
+    with pytest.raises(InputError, match=r"^X is complex-valued"):
+        Problem(Phi=Phi, X=X + 0j)
+    with pytest.raises(InputError, match=r"must be a real numeric array, got dtype bool"):
+        Problem(Phi=Phi > 0, X=X)
+    with pytest.raises(InputError, match=r"noise must be a numeric scalar"):
+        Problem.from_arrays({"Phi": Phi, "X": X, "noise": np.complex128(0.1)})
 
 
 @pytest.mark.parametrize("noise", [-1.0, np.nan, np.inf])
@@ -271,7 +287,7 @@ def test_load_object_array_is_refused(parts, tmp_path):
     Phi, X, _ = parts
     path = tmp_path / "p.npz"
     np.savez(path, Phi=np.array([Phi, None], dtype=object), X=X)
-    with pytest.raises(InputError, match=r"not a readable \.npz file \(.*allow_pickle"):
+    with pytest.raises(InputError, match=r"array 'Phi' holds Python objects"):
         Problem.load(path)
 
 

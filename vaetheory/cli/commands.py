@@ -1,23 +1,33 @@
-"""Subcommands. Each is a few lines of argument handling around one library call."""
+"""Subcommands. Each is a few lines of argument handling around one library call.
+
+Imports of the library's heavy stages (torch, scipy.optimize, cvxpy, matplotlib) happen inside the commands, after
+the arguments and input files are checked, so usage and input errors (and ``--help``) answer at once.
+"""
 from __future__ import annotations
 
 import click
 
-from vaetheory.verdict.check import analyse_problem, run_check
-from vaetheory.problems.generate import ROW_KINDS, make_problem
-from vaetheory.oracle.exhaustive import DEFAULT_BUDGET, sparsest_supports
-from vaetheory.oracle.relax import l21_relaxation
-from vaetheory.variants import get_variant
 from vaetheory.cli import EXIT_OK, EXIT_REFUTED, cli
 from vaetheory.cli.options import emit_json, load_problem, positive_float
+from vaetheory.core.subsets import DEFAULT_BUDGET
+from vaetheory.problems.generate import ROW_KINDS
 
 _problem_arg = click.argument("problem", type=click.Path(dir_okay=False))
 _json_opt = click.option("--json", "as_json", is_flag=True, help="Print only JSON on stdout.")
 _budget_opt = click.option("--budget", type=click.IntRange(min=1), default=DEFAULT_BUDGET, show_default=True,
                            help="Most subsets the exhaustive oracle may test before failing.")
+#: numpy's generators take seeds in [0, 2**128); click checks the range, so a bad seed is a one-line usage error.
+_SEED = click.IntRange(min=0, max=2**128 - 1)
 
 
-@cli.command()
+def _examples(*lines: str) -> str:
+    """A help epilog: the example command lines, kept verbatim by click (\\b)."""
+    return "\b\nExamples:\n" + "\n".join(f"  {line}" for line in lines)
+
+
+@cli.command(epilog=_examples(
+    "vaetheory generate --d 20 --kappa 40 --r 5 --n 20 --rows orthogonal --seed 0 -o p.npz",
+    "vaetheory generate --d 8 --kappa 16 --r 3 --n 6 --rows gaussian --coherence 0.9 -o coherent.npz"))
 @click.option("--d", "d", type=click.IntRange(min=1), required=True, help="Data dimension d.")
 @click.option("--kappa", type=click.IntRange(min=1), required=True, help="Dictionary size κ.")
 @click.option("--r", "r", type=click.IntRange(min=1), required=True, help="Number of nonzero rows of Z*.")
@@ -26,22 +36,27 @@ _budget_opt = click.option("--budget", type=click.IntRange(min=1), default=DEFAU
               help="Structure of the nonzero rows of Z*.")
 @click.option("--coherence", type=float, default=None, help="Target mutual coherence of Φ (default: Gaussian Φ).")
 @click.option("--noise", type=click.FloatRange(min=0), default=0.0, show_default=True, help="Noise std added to X.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
+@click.option("--seed", type=_SEED, default=0, show_default=True, help="Random seed (>= 0).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), required=True, help="Output .npz file.")
 def generate(d, kappa, r, n, rows, coherence, noise, seed, output):
     """Generate a sparse-regression problem X = Φ Z* and save it as .npz (keys Phi, X, Z, noise)."""
+    from vaetheory.problems.generate import make_problem
+
     problem = make_problem(d, kappa, r, n, rows, seed, coherence=coherence, noise=noise)
     problem.save(output)
     click.echo(f"wrote {output}: {problem.describe()} support={list(problem.support)}", err=True)
 
 
-@cli.command()
+@cli.command(epilog=_examples("vaetheory oracle p.npz", "vaetheory oracle p.npz --json --budget 1000000"))
 @_problem_arg
 @_json_opt
 @_budget_opt
 def oracle(problem, as_json, budget):
     """Exact sparsest row support k* and all optimal supports, by batched exhaustive enumeration."""
-    result = sparsest_supports(load_problem(problem), budget=budget)
+    p = load_problem(problem)
+    from vaetheory.oracle.exhaustive import sparsest_supports
+
+    result = sparsest_supports(p, budget=budget)
     if as_json:
         emit_json(result.to_dict())
     else:
@@ -50,13 +65,16 @@ def oracle(problem, as_json, budget):
             click.echo(f"  optimal support: {list(s)}")
 
 
-@cli.command()
+@cli.command(epilog=_examples("vaetheory relax p.npz", "vaetheory relax p.npz --json"))
 @_problem_arg
 @_json_opt
 @_budget_opt
 def relax(problem, as_json, budget):
     """ℓ2,1 relaxation: min Σ_j ‖u_j‖₂ subject to ΦU = X (cvxpy), its support and whether it is optimal."""
     p = load_problem(problem)
+    from vaetheory.oracle.exhaustive import sparsest_supports
+    from vaetheory.oracle.relax import l21_relaxation
+
     result = l21_relaxation(p, sparsest_supports(p, budget=budget))
     if as_json:
         emit_json(result.to_dict())
@@ -64,25 +82,19 @@ def relax(problem, as_json, budget):
         click.echo(f"l21 support ({len(result.support)} rows): {list(result.support)}; optimal: {result.optimal}")
 
 
-def _validated_variant(spec: str):
-    """get_variant(spec), then the import checker when it is available (it raises VariantError on a bad variant)."""
-    variant = get_variant(spec)
-    try:
-        from vaetheory.certify.plugin_check import validate_variant
-    except ImportError:  # the checker module is optional
-        return variant
-    validate_variant(variant)
-    return variant
-
-
-@cli.command()
+@cli.command(epilog=_examples(
+    "vaetheory check                                   # main job: every built-in on the profile's problems",
+    "vaetheory check --variant vae-full --problem p.npz --restarts 32 --seed 0 --json",
+    "vaetheory check --variant vae-diag --problem p.npz --learn-gamma --gamma 1e-2",
+    "vaetheory check --variant path/to/my_variant.py:VARIANT --problem p.npz --timeout 120",
+    "vaetheory check --variant my_pkg.variants:MY_VAE --out reports/mine   # main job, one plug-in"))
 @click.option("--variant", "variant_name", default=None,
               help="Variant name or import spec (see `vaetheory variants`); default: every built-in (main job).")
 @click.option("--problem", "problem_path", type=click.Path(dir_okay=False), default=None,
               help="Problem .npz; default: the profile's generated problems.")
 @click.option("--restarts", type=click.IntRange(min=1), default=None,
               help="Number of starts (default: 32 with --problem, else the profile's).")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed for the starts.")
+@click.option("--seed", type=_SEED, default=0, show_default=True, help="Seed for the starts (>= 0).")
 @click.option("--gamma", type=float, default=None, callback=positive_float,
               help="Fixed γ (default: the variant's); with --learn-gamma, the starting γ.")
 @click.option("--learn-gamma", is_flag=True, help="Learn γ jointly down to the variant's floor.")
@@ -90,24 +102,33 @@ def _validated_variant(spec: str):
               help="Folder for counterexample reports and summaries.")
 @click.option("--profile", "profile_name", default=None,
               help="Run profile (ci, dev, deep; default: $VAETHEORY_PROFILE or ci).")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Time limit in seconds per variant, covering its import and all its runs; the variant then "
+                   "runs in a child process that is killed when the time is up. Plug-ins always run that way, "
+                   "with a default limit of 900 s; built-ins run in this process unless --timeout is given.")
 @_budget_opt
 @_json_opt
-def check(variant_name, problem_path, restarts, seed, gamma, learn_gamma, out_dir, profile_name, budget, as_json):
-    """Search, certify and judge local minima: one variant on one problem, or (without --variant) the main job."""
-    import json
+def check(variant_name, problem_path, restarts, seed, gamma, learn_gamma, out_dir, profile_name, timeout, budget,
+          as_json):
+    """Search, certify and judge local minima: one variant on one problem, or (without --problem) the main job.
 
-    from vaetheory.report.mainjob import run_main_job
-    from vaetheory.problems.profiles import get_profile
-    from vaetheory.report.counterexample import write_check_reports
+    One report per distinct bad support is written under --out (with the number of end points that reached it);
+    the main job also writes summary-<run>.md/.json there, naming any variant that failed or timed out.
+    """
     from vaetheory.cli.options import require
+    from vaetheory.problems.profiles import get_profile
 
     profile = get_profile(profile_name)
     if problem_path is None:
         require(gamma is None and not learn_gamma and restarts is None,
                 "--gamma, --learn-gamma and --restarts need --problem (the main job uses the profile's settings)")
-        variants = None if variant_name is None else [_validated_variant(variant_name)]
-        specs = None if variant_name is None else {variants[0].name: variant_name}
-        job = run_main_job(profile.name, out_dir, seed, variants, progress=not as_json, specs=specs)
+        _precheck_variant(variant_name)
+        import json
+
+        from vaetheory.report.mainjob import run_main_job
+
+        variants = None if variant_name is None else [variant_name]
+        job = run_main_job(profile.name, out_dir, seed, variants, progress=not as_json, timeout=timeout)
         if as_json:
             emit_json(json.loads(job.summary_json.read_text()))
         else:
@@ -116,17 +137,37 @@ def check(variant_name, problem_path, restarts, seed, gamma, learn_gamma, out_di
                        err=True)
         raise SystemExit(job.exit_code)
     require(variant_name is not None, "--problem needs --variant (or give neither to run the main job)")
-    variant = _validated_variant(variant_name)
-    p = load_problem(problem_path)
-    result = run_check(p, variant, restarts=32 if restarts is None else restarts, seed=seed, gamma=gamma,
-                       learn_gamma=learn_gamma, analysis=analyse_problem(p, budget=budget))
-    paths = write_check_reports(result, out_dir, spec=variant_name)
-    if as_json:
-        emit_json(result.to_dict() | {"reports": [str(x.json) for x in paths]})
+    load_problem(problem_path)  # input errors first, before any heavy import
+    isolated = _precheck_variant(variant_name) or timeout is not None
+    from vaetheory.report import mainjob
+
+    args = {"problem_path": problem_path, "restarts": 32 if restarts is None else restarts, "seed": seed,
+            "gamma": gamma, "learn_gamma": learn_gamma, "budget": budget, "out_dir": out_dir}
+    if isolated:
+        limit = timeout if timeout is not None else mainjob.DEFAULT_PLUGIN_TIMEOUT
+        done = mainjob.isolated_check_problem_file(variant_name, limit, **args)
     else:
-        s = result.summary
-        click.echo(f"{variant.name} on {p.describe()} (gamma={result.gamma:g}, {result.gamma_mode}): "
-                   + ", ".join(f"{k}={v}" for k, v in s.items()) + f"; claim {result.claim_status}")
-        for x in paths:
-            click.echo(f"  report: {x.json}", err=True)
-    raise SystemExit(EXIT_REFUTED if result.claim_status == "refuted" else EXIT_OK)
+        done = mainjob.check_problem_file(variant_name, **args)
+    if as_json:
+        emit_json(done["json"])
+    else:
+        click.echo(done["line"])
+        for x in done["json"]["reports"]:
+            click.echo(f"  report: {x}", err=True)
+    raise SystemExit(EXIT_REFUTED if done["claim_status"] == "refuted" else EXIT_OK)
+
+
+def _precheck_variant(spec: str | None) -> bool:
+    """Cheap checks of a variant spec before anything heavy runs; True when it names a plug-in (which then runs
+    in a child process under a time limit), False for a built-in (or no spec). An unknown plain name fails here."""
+    if spec is None:
+        return False
+    from vaetheory.variants.registry import BUILTINS, _entry_point_variants, available_variants, is_import_spec
+    from vaetheory.core.errors import VariantError
+
+    if spec in BUILTINS:
+        return False
+    if not is_import_spec(spec) and spec not in _entry_point_variants():
+        raise VariantError(f"unknown variant {spec!r}; available: {', '.join(available_variants())} "
+                           "(or give 'module.path:object' or 'path/to/file.py:object')")
+    return True

@@ -4,7 +4,6 @@ from __future__ import annotations
 import click
 
 from vaetheory.core.errors import VariantError
-from vaetheory.certify.plugin_check import validate_variant
 from vaetheory.variants.registry import available_variants, describe_variant, get_variant
 from vaetheory.cli import EXIT_OK, EXIT_USAGE, cli
 from vaetheory.cli.options import emit_json
@@ -21,7 +20,8 @@ def _text(info: dict) -> list[str]:
     return lines
 
 
-@cli.command("variants")
+@cli.command("variants", epilog="\b\nExamples:\n  vaetheory variants\n  vaetheory variants vae-diag --json\n"
+             "  vaetheory variants path/to/my_variant.py:VARIANT --check")
 @click.argument("specs", nargs=-1, metavar="[SPEC]...")
 @click.option("--check", "run_checks", is_flag=True,
               help="Also run the import checker on each variant (problems: one error line each, exit 2).")
@@ -39,6 +39,8 @@ def variants(specs, run_checks, as_json):
         try:
             info = describe_variant(spec)
             if run_checks:
+                from vaetheory.certify.plugin_check import validate_variant  # torch: only when asked for
+
                 validate_variant(get_variant(spec))
         except VariantError as exc:
             errors += getattr(exc, "problems", [str(exc)])

@@ -9,12 +9,21 @@ from vaetheory.core.errors import InputError
 def as_matrix(value, name: str, *, rows: int | None = None, cols: int | None = None) -> np.ndarray:
     """Return `value` as a C-contiguous float64 2-D array, or raise InputError saying what is wrong.
 
+    Integer and floating arrays are converted; complex, boolean, object, string and structured arrays are refused
+    (never cast with a warning).
+
     `rows`/`cols`, when given, are the required sizes of the two axes.
     """
     try:
-        arr = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
+        raw = np.asarray(value)
+    except (TypeError, ValueError) as exc:  # e.g. ragged nested lists
         raise InputError(f"{name} must be a numeric array ({exc})") from None
+    if raw.dtype.kind == "c":  # casting would drop the imaginary part (numpy only warns)
+        raise InputError(f"{name} is complex-valued (dtype {raw.dtype}); vaetheory needs real arrays (pass the real "
+                         "part explicitly if that is what you mean)")
+    if raw.dtype.kind not in "iuf":  # bool, object, strings, dates, structured records
+        raise InputError(f"{name} must be a real numeric array, got dtype {raw.dtype}")
+    arr = raw.astype(np.float64, copy=False)
     if arr.ndim != 2:
         raise InputError(f"{name} must be a 2-D array, got {arr.ndim}-D with shape {arr.shape}")
     if arr.size == 0:

@@ -14,6 +14,36 @@ from vaetheory.core.validation import as_matrix
 
 #: Relative tolerance for "X lies in range(Φ)" and "X = Φ Z" on noiseless problems.
 RANGE_RTOL = 1e-8
+#: Largest array a problem file may declare (bytes): a corrupt or hostile header cannot make a load allocate more.
+MAX_ARRAY_BYTES = 2**31
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())[:200]
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _screen_npz(path: Path) -> None:
+    """Read only the .npy headers inside the archive and refuse, before any array is allocated, a member whose
+    declared size exceeds MAX_ARRAY_BYTES or the bytes the archive says it holds, or whose dtype holds objects."""
+    with zipfile.ZipFile(path) as zf:
+        for info in zf.infolist():
+            if not info.filename.endswith(".npy"):
+                continue
+            with zf.open(info) as fh:
+                major, minor = np.lib.format.read_magic(fh)
+                read_header = {(1, 0): np.lib.format.read_array_header_1_0,
+                               (2, 0): np.lib.format.read_array_header_2_0}.get((major, minor))
+                if read_header is None:
+                    raise InputError(f"array {info.filename[:-4]!r}: unsupported .npy format version {major}.{minor}")
+                shape, _, dtype = read_header(fh)
+            name = info.filename[:-4]
+            if dtype.hasobject:
+                raise InputError(f"array {name!r} holds Python objects (dtype {dtype}); only numeric arrays are read")
+            nbytes = int(np.prod(shape, dtype=object)) * dtype.itemsize
+            if nbytes > MAX_ARRAY_BYTES or nbytes > info.file_size:
+                raise InputError(f"array {name!r} declares shape {shape} of {dtype} ({nbytes:,} bytes) but the "
+                                 f"archive holds {info.file_size:,} bytes for it (limit {MAX_ARRAY_BYTES:,})")
 
 
 def _readonly(a: np.ndarray) -> np.ndarray:
@@ -128,7 +158,7 @@ class Problem:
         noise = 0.0
         if "noise" in arrays:
             raw = np.asarray(arrays["noise"])
-            if raw.ndim != 0 or not np.issubdtype(raw.dtype, np.number):
+            if raw.ndim != 0 or raw.dtype.kind not in "iuf":
                 raise InputError(f"noise must be a numeric scalar, got {raw.dtype} array of shape {raw.shape}")
             noise = float(raw)
         Z = arrays["Z"] if "Z" in arrays else None
@@ -140,17 +170,18 @@ class Problem:
         path = Path(path)
         if not path.is_file():
             raise InputError(f"{path}: no such file")
+        # Everything below parses bytes from the file: whatever goes wrong there is the file's fault, so any
+        # exception numpy, zipfile or zlib raises while reading becomes a one-line InputError.
+        if not zipfile.is_zipfile(path):
+            raise InputError(f"{path}: not a readable .npz file (not a zip archive; a .npy file is a single array)")
         try:
-            data = np.load(path, allow_pickle=False)
-        except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-            raise InputError(f"{path}: not a readable .npz file ({exc})") from None
-        if not isinstance(data, np.lib.npyio.NpzFile):  # a .npy file loads as a bare array
-            raise InputError(f"{path}: not a readable .npz file (found a single {type(data).__name__})")
-        try:
-            with data:
+            _screen_npz(path)
+            with np.load(path, allow_pickle=False) as data:
                 arrays = {k: data[k] for k in data.files}
-        except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-            raise InputError(f"{path}: not a readable .npz file ({exc})") from None
+        except InputError as exc:
+            raise InputError(f"{path}: {exc}") from None
+        except Exception as exc:  # noqa: BLE001  (see above)
+            raise InputError(f"{path}: not a readable .npz file ({_one_line(exc)})") from None
         try:
             return cls.from_arrays(arrays)
         except InputError as exc:

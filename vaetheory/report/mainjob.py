@@ -1,25 +1,36 @@
-"""The main job: every variant on the profile's problems; a table, ``summary.md``, ``summary.json`` and reports.
+"""The main job: every variant on the profile's problems; a table, a summary (``summary-<run>.md`` and
+``summary-<run>.json``, one pair per run) and reports.
 
-`run_main_job` generates the profile's problems (`vaetheory.problems.profiles`), analyses each once (oracle, ℓ2,1, conditions),
-runs each variant with `run_check`, writes a report for every ``bad_local_min`` point, and summarises. A variant that
-raises is recorded as an error for that (variant, problem) pair and the run goes on; reports already written stay.
+`run_main_job` generates the profile's problems (`vaetheory.problems.profiles`), analyses each once (oracle, ℓ2,1,
+conditions), runs each variant with `run_check`, writes one report per distinct bad support, and summarises. A
+variant that raises, fails the import check or runs out of time is recorded as an error for its (variant, problem)
+pairs, named in the summary, and the run goes on; reports already written stay.
+
+Isolation (`vaetheory.report.isolate`): a plug-in variant (anything but a built-in name) runs in a child process
+under a time limit covering its import and all its runs (`DEFAULT_PLUGIN_TIMEOUT` unless given); with an explicit
+`timeout` every variant given by name runs that way. Variant objects passed in directly run in this process.
 """
 from __future__ import annotations
 
 import json
 import os
 import sys
-import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Iterator
 
-from vaetheory.verdict.check import analyse_problem, run_check
+from vaetheory.core.files import write_group
+from vaetheory.core.protocol import Variant
 from vaetheory.problems.profiles import ProblemSpec, get_profile
 from vaetheory.report.counterexample import library_versions, write_check_reports
+from vaetheory.report.isolate import DEFAULT_PLUGIN_TIMEOUT, run_isolated
 from vaetheory.variants.builtin import BUILTINS
-from vaetheory.core.protocol import Variant
+from vaetheory.verdict.check import analyse_problem, run_check
 from vaetheory.verdict.judge import VERDICTS
+
+#: Reports written per (variant, problem) run of the main job: the first distinct bad supports.
+REPORTS_PER_RUN = 3
 
 
 @dataclass
@@ -61,6 +72,14 @@ class MainJobResult:
         return [r for r in self.records if r.error is not None]
 
     @property
+    def failed_variants(self) -> dict[str, str]:
+        """Each variant with at least one failed or timed-out run, with the first error it gave."""
+        out: dict[str, str] = {}
+        for r in self.errors:
+            out.setdefault(r.variant, r.error)
+        return out
+
+    @property
     def exit_code(self) -> int:
         return 1 if self.refuted else 0
 
@@ -74,16 +93,9 @@ class MainJobResult:
             else:
                 lines.append(f"{r.variant:<12} {r.problem:<16} "
                              + " ".join(f"{r.summary.get(v, 0):>13}" for v in VERDICTS) + f"  {r.claim_status}")
+        if self.failed_variants:
+            lines.append("failed or timed out: " + "; ".join(f"{k} ({v})" for k, v in self.failed_variants.items()))
         return "\n".join(lines)
-
-
-def _write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.fchmod(fd, 0o644)  # mkstemp creates 0600
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
 
 
 def _progress(total: int, enabled: bool):
@@ -93,54 +105,167 @@ def _progress(total: int, enabled: bool):
     return tqdm(total=total, file=sys.stderr, desc="vaetheory check", unit="run")
 
 
+def _error_text(exc: BaseException) -> str:
+    return (f"{type(exc).__name__}: {exc}".splitlines() or ["error"])[0][:300]
+
+
+def _run_one(variant: Variant, spec: ProblemSpec, problem, analysis, restarts: int, seed: int, out: Path,
+             report_spec: str | None) -> RunRecord:
+    rec = RunRecord(variant.name, spec.name, problem.describe())
+    t0 = time.perf_counter()
+    try:
+        result = run_check(problem, variant, restarts=restarts, seed=seed, analysis=analysis)
+        rec.summary, rec.claim_status = result.summary, result.claim_status
+        rec.gamma, rec.gamma_mode = result.gamma, result.gamma_mode
+        paths = write_check_reports(result, out, spec=report_spec, limit=REPORTS_PER_RUN)
+        rec.reports = [p.json.name for p in paths]
+    except Exception as exc:  # a variant may fail in any way: record it, keep the other runs
+        rec.error = _error_text(exc)
+    rec.seconds = time.perf_counter() - t0
+    return rec
+
+
+def _load_checked(spec: str) -> Variant:
+    """The variant `spec` names; a plug-in (not a built-in) must also pass the import checker. Built-ins are
+    checked by the test suite, not on every run."""
+    from vaetheory.variants.registry import get_variant
+
+    variant = get_variant(spec)
+    if BUILTINS.get(spec) is not variant:
+        from vaetheory.certify.plugin_check import validate_variant
+
+        validate_variant(variant)
+    return variant
+
+
+def variant_records(spec: str, *, profile: str, seed: int, out_dir: str, problems: list[dict]) -> Iterator[RunRecord]:
+    """One variant (by spec) on the given problems, one `RunRecord` at a time (what an isolated child runs)."""
+    prof = get_profile(profile)
+    specs = [ProblemSpec(**p) for p in problems]
+    t0 = time.perf_counter()
+    try:
+        variant = _load_checked(spec)
+    except Exception as exc:
+        for ps in specs:
+            yield RunRecord(spec, ps.name, "", error=_error_text(exc), seconds=time.perf_counter() - t0)
+        return
+    report_spec = None if BUILTINS.get(spec) is variant else spec
+    for ps in specs:
+        problem = ps.build()
+        yield _run_one(variant, ps, problem, analyse_problem(problem), prof.restarts_for(variant.name), seed,
+                       Path(out_dir), report_spec)
+
+
+def check_problem_file(spec: str, *, problem_path: str, restarts: int, seed: int, gamma: float | None,
+                       learn_gamma: bool, budget: int, out_dir: str) -> dict:
+    """One variant (by spec) on one problem file: run, write its reports, return the JSON of ``vaetheory check
+    --json`` (with the report paths) and the one-line text summary (what ``check --problem`` prints)."""
+    from vaetheory.problems.problem import Problem
+
+    variant = _load_checked(spec)
+    p = Problem.load(problem_path)
+    result = run_check(p, variant, restarts=restarts, seed=seed, gamma=gamma, learn_gamma=learn_gamma,
+                       analysis=analyse_problem(p, budget=budget))
+    paths = write_check_reports(result, out_dir, spec=None if BUILTINS.get(spec) is variant else spec)
+    s = result.summary
+    line = (f"{variant.name} on {p.describe()} (gamma={result.gamma:g}, {result.gamma_mode}): "
+            + ", ".join(f"{k}={v}" for k, v in s.items()) + f"; claim {result.claim_status}")
+    return {"json": result.to_dict() | {"reports": [str(x.json) for x in paths]}, "line": line,
+            "claim_status": result.claim_status}
+
+
+def isolated_check_problem_file(spec: str, timeout: float | None, **args) -> dict:
+    """`check_problem_file` in a child process under `timeout` seconds; VariantError (one line) when the variant
+    fails, times out or its process dies."""
+    from vaetheory.core.errors import VaetheoryError, VariantError
+
+    outcome = run_isolated({"kind": "single", "spec": spec, "args": args}, timeout, out_dir=args.get("out_dir"))
+    for m in outcome.messages:
+        if "result" in m:
+            return m["result"]
+        if "error" in m:
+            raise VariantError(f"variant {spec!r}: {m['error']}")
+    raise VariantError(f"variant {spec!r}: {outcome.error}") if outcome.error else VaetheoryError(
+        f"variant {spec!r}: no result")
+
+
+def _isolated_records(spec: str, timeout: float, prof, seed: int, out: Path, problem_specs: list[ProblemSpec],
+                      bar) -> list[RunRecord]:
+    def progress(message: dict) -> None:
+        if bar is not None and "record" in message:
+            bar.update(1)
+            bar.set_postfix_str(f"{message['record']['variant']} on {message['record']['problem']}")
+
+    task = {"kind": "main", "spec": spec, "args": {"profile": prof.name, "seed": seed, "out_dir": str(out),
+                                                   "problems": [asdict(p) for p in problem_specs]}}
+    t0 = time.perf_counter()
+    outcome = run_isolated(task, timeout, out_dir=out, on_message=progress)
+    records = [RunRecord(**m["record"]) for m in outcome.messages if "record" in m]
+    failure = next((m["error"] for m in outcome.messages if "error" in m), outcome.error)
+    name = records[0].variant if records else spec
+    for ps in problem_specs[len(records):]:  # the runs the child never finished
+        records.append(RunRecord(name, ps.name, "", error=failure or "no result", seconds=time.perf_counter() - t0))
+        if bar is not None:
+            bar.update(1)
+    return records
+
+
 def run_main_job(profile: str | None = None, out_dir: str | os.PathLike = "reports", seed: int = 0,
-                 variants: list[Variant] | None = None, progress: bool = True, *, specs: dict[str, str] | None = None,
-                 problems: list[ProblemSpec] | None = None) -> MainJobResult:
+                 variants: list[Variant | str] | None = None, progress: bool = True, *,
+                 specs: dict[str, str] | None = None, problems: list[ProblemSpec] | None = None,
+                 timeout: float | None = None, plugin_timeout: float = DEFAULT_PLUGIN_TIMEOUT) -> MainJobResult:
     """Run `variants` (default: every built-in) on the problems of `profile`; write reports and summaries.
 
-    specs: optional import spec per variant name, stored in reports of non-built-in variants. problems: run on
-    these instead of the profile's (restart counts still come from the profile).
+    variants: variant objects (run in this process) or specs (names or import specs; see the module docstring for
+    which run in a child process under a time limit). specs: optional import spec per variant name, stored in
+    reports of non-built-in variant objects. problems: run on these instead of the profile's (restart counts
+    still come from the profile). timeout: time limit in seconds per variant given by spec (import and every
+    run); plugin_timeout: the limit for plug-ins when `timeout` is None.
     """
     prof = get_profile(profile)
     problem_specs = list(prof.problems) if problems is None else list(problems)
-    variants = list(BUILTINS.values()) if variants is None else list(variants)
+    entries = list(BUILTINS) if variants is None else list(variants)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    records: list[RunRecord] = []
-    bar = _progress(len(problem_specs) * len(variants), progress)
-    for spec in problem_specs:  # a handful of problems per profile
+    bar = _progress(len(problem_specs) * len(entries), progress)
+    by_entry: dict[int, list[RunRecord]] = {}
+    local: list[tuple[int, Variant, str | None]] = []
+    for i, entry in enumerate(entries):
+        if isinstance(entry, str) and (timeout is not None or entry not in BUILTINS):
+            limit = timeout if timeout is not None else plugin_timeout
+            by_entry[i] = _isolated_records(entry, limit, prof, seed, out, problem_specs, bar)
+        else:
+            variant = BUILTINS[entry] if isinstance(entry, str) else entry
+            local.append((i, variant, (specs or {}).get(variant.name)))
+            by_entry[i] = []
+    for spec in problem_specs:  # a handful of problems per profile, each analysed once for all local variants
+        if not local:
+            break
         problem = spec.build()
         analysis = analyse_problem(problem)
-        for variant in variants:  # one run per variant; each is batched over restarts inside run_check
-            rec = RunRecord(variant.name, spec.name, problem.describe())
-            t0 = time.perf_counter()
-            try:
-                result = run_check(problem, variant, restarts=prof.restarts_for(variant.name), seed=seed,
-                                   analysis=analysis)
-                rec.summary, rec.claim_status = result.summary, result.claim_status
-                rec.gamma, rec.gamma_mode = result.gamma, result.gamma_mode
-                paths = write_check_reports(result, out, spec=(specs or {}).get(variant.name), limit=3)
-                rec.reports = [p.json.name for p in paths]
-            except Exception as exc:  # a variant may fail in any way: record it, keep the other runs
-                rec.error = (f"{type(exc).__name__}: {exc}".splitlines() or ["error"])[0][:300]
-            rec.seconds = time.perf_counter() - t0
-            records.append(rec)
+        for i, variant, report_spec in local:  # each run is batched over restarts inside run_check
+            by_entry[i].append(_run_one(variant, spec, problem, analysis, prof.restarts_for(variant.name), seed,
+                                        out, report_spec))
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix_str(f"{variant.name} on {spec.name}")
     if bar is not None:
         bar.close()
-    result = MainJobResult(prof.name, seed, records, out, out / "summary.md", out / "summary.json")
+    records = [by_entry[i][j] for j in range(len(problem_specs)) for i in range(len(entries))]
+    run_id = f"{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{os.getpid()}"
+    result = MainJobResult(prof.name, seed, records, out, out / f"summary-{run_id}.md",
+                           out / f"summary-{run_id}.json")
     _write_summaries(result, prof.description)
     return result
 
 
 def _write_summaries(result: MainJobResult, description: str) -> None:
+    """summary-<run>.json and .md, written together (a second run sharing the folder writes its own pair)."""
     data = {"profile": result.profile, "seed": result.seed, "versions": library_versions(),
             "refuted": [f"{r.variant} on {r.problem}" for r in result.refuted],
             "errors": [f"{r.variant} on {r.problem}: {r.error}" for r in result.errors],
+            "failed_variants": result.failed_variants,
             "runs": [r.to_dict() for r in result.records], "exit_code": result.exit_code}
-    _write_text(result.summary_json, json.dumps(data, indent=2, allow_nan=False))
     md = [f"# vaetheory main job — profile `{result.profile}` ({description}), seed {result.seed}", "",
           "| variant | problem | " + " | ".join(VERDICTS) + " | claim | reports |",
           "|---" * (len(VERDICTS) + 4) + "|"]
@@ -152,5 +277,9 @@ def _write_summaries(result: MainJobResult, description: str) -> None:
             md.append(f"| {r.variant} | {r.problem} | " + " | ".join(str(r.summary.get(v, 0)) for v in VERDICTS)
                       + f" | {r.claim_status} | " + ", ".join(f"[{n}]({n})" for n in r.reports) + " |")
     md += ["", f"Refuted claims: {len(result.refuted)}; variant errors: {len(result.errors)}; "
-           f"exit code {result.exit_code}.", ""]
-    _write_text(result.summary_md, "\n".join(md))
+           f"exit code {result.exit_code}."]
+    if result.failed_variants:
+        md += ["", "Variants that failed or timed out (their other runs, and every other variant's, are above):"]
+        md += [f"- `{name}`: {error}" for name, error in result.failed_variants.items()]
+    write_group({result.summary_json: json.dumps(data, indent=2, allow_nan=False).encode(),
+                 result.summary_md: ("\n".join(md) + "\n").encode()})
