@@ -8,7 +8,7 @@ from __future__ import annotations
 import click
 
 from vaetheory.cli import EXIT_OK, EXIT_REFUTED, cli
-from vaetheory.cli.options import emit_json, load_problem, positive_float
+from vaetheory.cli.options import emit_json, load_problem, positive_float, progress_enabled
 from vaetheory.core.subsets import DEFAULT_BUDGET
 from vaetheory.problems.generate import ROW_KINDS
 
@@ -128,7 +128,8 @@ def check(variant_name, problem_path, restarts, seed, gamma, learn_gamma, out_di
         from vaetheory.report.mainjob import run_main_job
 
         variants = None if variant_name is None else [variant_name]
-        job = run_main_job(profile.name, out_dir, seed, variants, progress=not as_json, timeout=timeout)
+        job = run_main_job(profile.name, out_dir, seed, variants, progress=progress_enabled(as_json),
+                           timeout=timeout)
         if as_json:
             emit_json(json.loads(job.summary_json.read_text()))
         else:

@@ -26,8 +26,8 @@ def positive_float(ctx, param, value):
 
 
 def progress_enabled(json_mode: bool) -> bool:
-    """Progress bars go to stderr; keep them off when stderr is not a terminal unless explicitly asked for."""
-    return sys.stderr.isatty()
+    """Progress bars go to stderr, only when it is a terminal and stdout is not reserved for JSON."""
+    return not json_mode and sys.stderr.isatty()
 
 
 def require(cond: bool, message: str) -> None:

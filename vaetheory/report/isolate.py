@@ -148,9 +148,13 @@ def _child_main() -> None:
         else:
             send({"result": mainjob.check_problem_file(task["spec"], **task["args"])})
     except Exception as exc:  # a plug-in may fail in any way: report it in one line
+        from vaetheory.core.errors import VaetheoryError
         from vaetheory.variants.registry import one_line
 
-        send({"error": one_line(exc)})
+        if isinstance(exc, VaetheoryError):  # already a message for the user (names the variant)
+            send({"error": " ".join(str(exc).split()), "user_error": True})
+        else:
+            send({"error": one_line(exc)})
     send({"done": True})
 
 

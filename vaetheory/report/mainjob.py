@@ -16,6 +16,7 @@ import json
 import os
 import sys
 import time
+import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Iterator
@@ -184,7 +185,7 @@ def isolated_check_problem_file(spec: str, timeout: float | None, **args) -> dic
         if "result" in m:
             return m["result"]
         if "error" in m:
-            raise VariantError(f"variant {spec!r}: {m['error']}")
+            raise VariantError(m["error"] if m.get("user_error") else f"variant {spec!r}: {m['error']}")
     raise VariantError(f"variant {spec!r}: {outcome.error}") if outcome.error else VaetheoryError(
         f"variant {spec!r}: no result")
 
@@ -230,29 +231,32 @@ def run_main_job(profile: str | None = None, out_dir: str | os.PathLike = "repor
     bar = _progress(len(problem_specs) * len(entries), progress)
     by_entry: dict[int, list[RunRecord]] = {}
     local: list[tuple[int, Variant, str | None]] = []
-    for i, entry in enumerate(entries):
-        if isinstance(entry, str) and (timeout is not None or entry not in BUILTINS):
-            limit = timeout if timeout is not None else plugin_timeout
-            by_entry[i] = _isolated_records(entry, limit, prof, seed, out, problem_specs, bar)
-        else:
-            variant = BUILTINS[entry] if isinstance(entry, str) else entry
-            local.append((i, variant, (specs or {}).get(variant.name)))
-            by_entry[i] = []
-    for spec in problem_specs:  # a handful of problems per profile, each analysed once for all local variants
-        if not local:
-            break
-        problem = spec.build()
-        analysis = analyse_problem(problem)
-        for i, variant, report_spec in local:  # each run is batched over restarts inside run_check
-            by_entry[i].append(_run_one(variant, spec, problem, analysis, prof.restarts_for(variant.name), seed,
-                                        out, report_spec))
-            if bar is not None:
-                bar.update(1)
-                bar.set_postfix_str(f"{variant.name} on {spec.name}")
-    if bar is not None:
-        bar.close()
+    try:
+        for i, entry in enumerate(entries):
+            if isinstance(entry, str) and (timeout is not None or entry not in BUILTINS):
+                limit = timeout if timeout is not None else plugin_timeout
+                by_entry[i] = _isolated_records(entry, limit, prof, seed, out, problem_specs, bar)
+            else:
+                variant = BUILTINS[entry] if isinstance(entry, str) else entry
+                local.append((i, variant, (specs or {}).get(variant.name)))
+                by_entry[i] = []
+        for spec in problem_specs:  # a handful of problems per profile, each analysed once for all local variants
+            if not local:
+                break
+            problem = spec.build()
+            analysis = analyse_problem(problem)
+            for i, variant, report_spec in local:  # each run is batched over restarts inside run_check
+                by_entry[i].append(_run_one(variant, spec, problem, analysis, prof.restarts_for(variant.name), seed,
+                                            out, report_spec))
+                if bar is not None:
+                    bar.update(1)
+                    bar.set_postfix_str(f"{variant.name} on {spec.name}")
+    finally:
+        if bar is not None:
+            bar.close()
     records = [by_entry[i][j] for j in range(len(problem_specs)) for i in range(len(entries))]
-    run_id = f"{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{os.getpid()}"
+    # unique per run (time, process, random part), so that runs sharing a folder never overwrite each other's summary
+    run_id = f"{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
     result = MainJobResult(prof.name, seed, records, out, out / f"summary-{run_id}.md",
                            out / f"summary-{run_id}.json")
     _write_summaries(result, prof.description)
