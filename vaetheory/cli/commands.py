@@ -16,8 +16,8 @@ _problem_arg = click.argument("problem", type=click.Path(dir_okay=False))
 _json_opt = click.option("--json", "as_json", is_flag=True, help="Print only JSON on stdout.")
 _budget_opt = click.option("--budget", type=click.IntRange(min=1), default=DEFAULT_BUDGET, show_default=True,
                            help="Most subsets the exhaustive oracle may test before failing.")
-#: numpy's generators take seeds in [0, 2**128); click checks the range, so a bad seed is a one-line usage error.
-_SEED = click.IntRange(min=0, max=2**128 - 1)
+#: numpy seeds must be >= 0; click checks it, so a bad seed is a one-line usage error (it was a traceback).
+_SEED = click.IntRange(min=0)
 
 
 def _examples(*lines: str) -> str:
@@ -116,12 +116,13 @@ def check(variant_name, problem_path, restarts, seed, gamma, learn_gamma, out_di
     the main job also writes summary-<run>.md/.json there, naming any variant that failed or timed out.
     """
     from vaetheory.cli.options import require
-    from vaetheory.problems.profiles import get_profile
 
-    profile = get_profile(profile_name)
     if problem_path is None:
         require(gamma is None and not learn_gamma and restarts is None,
                 "--gamma, --learn-gamma and --restarts need --problem (the main job uses the profile's settings)")
+        from vaetheory.problems.profiles import get_profile
+
+        profile = get_profile(profile_name)
         _precheck_variant(variant_name)
         import json
 
@@ -138,6 +139,10 @@ def check(variant_name, problem_path, restarts, seed, gamma, learn_gamma, out_di
                        err=True)
         raise SystemExit(job.exit_code)
     require(variant_name is not None, "--problem needs --variant (or give neither to run the main job)")
+    if profile_name is not None:  # not used with --problem, but a wrong name is still an error
+        from vaetheory.problems.profiles import get_profile
+
+        get_profile(profile_name)
     load_problem(problem_path)  # input errors first, before any heavy import
     isolated = _precheck_variant(variant_name) or timeout is not None
     from vaetheory.report import mainjob

@@ -1,0 +1,59 @@
+"""Startup stays cheap: `vaetheory --help`, describing a built-in and input errors import none of torch, cvxpy,
+scipy.optimize or matplotlib (they cost seconds; `bench/startup.py` measures the wall clock, never asserted here).
+Before: the command modules imported all four at import time (about 4 s for every input error)."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+HEAVY = ("torch", "cvxpy", "scipy.optimize", "matplotlib")
+PROBE = """
+import sys
+sys.argv = ["vaetheory"] + sys.argv[1:]
+from vaetheory.cli import main
+try:
+    main()
+finally:
+    print("HEAVY=" + ",".join(m for m in {heavy!r} if m in sys.modules), file=sys.stderr)
+"""
+
+
+def _heavy_modules_after(*args: str, cwd: Path) -> tuple[int, str, list[str]]:
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    done = subprocess.run([sys.executable, "-c", PROBE.format(heavy=HEAVY), *args], capture_output=True, text=True,
+                          env=env, cwd=cwd, timeout=120)
+    lines = done.stderr.splitlines()
+    heavy = lines[-1].removeprefix("HEAVY=")
+    return done.returncode, "\n".join(lines[:-1]), [m for m in heavy.split(",") if m]
+
+
+@pytest.fixture(scope="module")
+def complex_npz(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("startup") / "complex.npz"
+    np.savez(path, Phi=np.ones((3, 5)) * (1 + 1j), X=np.ones((3, 2)))
+    return path
+
+
+@pytest.mark.parametrize("args, code", [
+    (["--help"], 0),
+    (["check", "--help"], 0),
+    (["variants", "vae-full", "vae-diag"], 0),
+    (["check", "--seed", "-1"], 2),
+    (["check", "--variant", "vae-full", "--problem", "missing.npz"], 2),
+    (["check", "--variant", "no-such-variant", "--problem", "COMPLEX"], 2),
+    (["check", "--variant", "vae-full", "--problem", "COMPLEX"], 2),
+    (["oracle", "COMPLEX"], 2),
+])
+def test_help_and_input_errors_do_not_import_the_heavy_stack(args, code, complex_npz, tmp_path):
+    args = [str(complex_npz) if a == "COMPLEX" else a for a in args]
+    rc, stderr, heavy = _heavy_modules_after(*args, cwd=tmp_path)
+    assert rc == code, stderr
+    assert heavy == [], f"{' '.join(args)} imported {heavy}"
+    if code == 2:
+        assert len(stderr.splitlines()) == 1 and stderr.startswith("vaetheory: error: "), stderr
