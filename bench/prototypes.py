@@ -1,6 +1,6 @@
 """Prototype of a proposed library optimisation, measured but NOT applied (the library is not ours to edit).
 
-Closed-form batched value-and-gradient of the collapsed vae-full energy (THEORY.md §2):
+Closed-form batched value-and-gradient of the collapsed vae-full energy (docs/theory.md §2):
     E = n log|Σ_x| + ‖L⁻¹X‖²_F,   ∂E/∂ν_j = n ‖L⁻¹φ_j‖² − ‖(L⁻¹φ_j)ᵀ(L⁻¹X)‖²,   ∂E/∂γ = n ‖L⁻¹‖²_F − ‖L⁻ᵀL⁻¹X‖²_F
 with L = chol(Σ_x): one Cholesky and one triangular solve with [Φ X] per point, no autograd graph. Compared with
 `Objective.value_and_grad` (vmap of autograd through cholesky) on the same points.

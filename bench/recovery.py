@@ -1,4 +1,4 @@
-"""Search vs the published recipe (THEORY.md §6): exact-support recovery and wall time on the same instances.
+"""Search vs the published recipe (docs/theory.md §6): exact-support recovery and wall time on the same instances.
 
 Instances: single response (n = 1), Gaussian unit-norm Φ (d × κ), Gaussian nonzeros on a random support of size r,
 x = Φ z*, from `vaetheory.problems.generate.make_problem(d, κ, r, 1, "gaussian", seed)` with seed = 1000·r + trial.

@@ -1,4 +1,4 @@
-"""Condition necessity (THEORY.md §4): search for vae-full counterexamples with one of C1's conditions broken —
+"""Condition necessity (docs/theory.md §4): search for vae-full counterexamples with one of C1's conditions broken —
 n < r, correlated Gaussian rows, a coherent Φ, r at the uniqueness bound. Whatever is found is a finding: bad minima
 are captured as replayable reports and every example adds a line to FINDINGS.md; nothing is assumed about them.
 (On "coherent" every C1 condition can still hold, so there a bad minimum refutes C1 and fails the test.)"""

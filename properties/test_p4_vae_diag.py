@@ -1,8 +1,8 @@
 """P4 (claim C2 + an open question): vae-diag, the mean-field VAE.
 
 * Fixed small γ (the variant's default 1e-4 ≤ SMALL_GAMMA): started at non-optimal basic feasible solutions, a
-  certified bad local minimum is found and captured (THEORY.md §4 C2).
-* γ learned jointly (open in THEORY.md): the search runs, every end point is certified at its own final γ (never
+  certified bad local minimum is found and captured (docs/theory.md §4 C2).
+* γ learned jointly (open in docs/theory.md): the search runs, every end point is certified at its own final γ (never
   below the floor) and whatever bad minima it reaches are captured and written to FINDINGS.md. Nothing is asserted
   about whether they exist: that is the measurement (hypothesis.target steers toward more of them).
 """

@@ -104,7 +104,7 @@ def test_no_inactive_coordinate_reports_infinity():
 # The real VAE energy -------------------------------------------------------------------------------------------------
 
 def _dL_full(problem: Problem, nu: np.ndarray, gamma: float) -> np.ndarray:
-    """∂L_full/∂ν_j = n φ_jᵀΣ_x⁻¹φ_j − ‖φ_jᵀΣ_x⁻¹X‖² (THEORY.md §2)."""
+    """∂L_full/∂ν_j = n φ_jᵀΣ_x⁻¹φ_j − ‖φ_jᵀΣ_x⁻¹X‖² (docs/theory.md §2)."""
     Phi, X = problem.Phi, problem.X
     Si = np.linalg.inv(gamma * np.eye(problem.d) + (Phi * nu) @ Phi.T)
     return problem.n * np.einsum("dj,de,ej->j", Phi, Si, Phi) - np.sum((Phi.T @ Si @ X) ** 2, axis=1)

@@ -1,4 +1,4 @@
-"""Energies (THEORY.md §2, §3 and C5): collapsed energies against the full ELBO, Hadamard, gradients against finite
+"""Energies (docs/theory.md §2, §3 and C5): collapsed energies against the full ELBO, Hadamard, gradients against finite
 differences and closed forms, the Monte-Carlo ELBO, the γ → 0 slope, the profiled group-lasso AE."""
 from __future__ import annotations
 

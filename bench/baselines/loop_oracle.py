@@ -1,6 +1,6 @@
 """Naive exhaustive P0 oracle: a per-subset Python loop over ``itertools.combinations``.
 
-This is the "what a user hand-rolls" baseline for problem P0 of THEORY.md §1,
+This is the "what a user hand-rolls" baseline for problem P0 of docs/theory.md §1,
 
     minimise #{j : u_j != 0}  subject to  Phi U = X,
 

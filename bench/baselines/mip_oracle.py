@@ -1,6 +1,6 @@
 """Mixed-integer (big-M) P0 oracle through cvxpy.
 
-Formulation of P0 (THEORY.md §1) with one binary indicator per row of U:
+Formulation of P0 (docs/theory.md §1) with one binary indicator per row of U:
 
     minimise    sum_j b_j
     subject to  Phi U = X,

@@ -1,6 +1,6 @@
 """Reimplementation of a published VAE-for-sparse-regression training recipe (single response, n = 1).
 
-Model (THEORY.md §2 with n = 1 and an amortized linear encoder, §6 for the recipe):
+Model (docs/theory.md §2 with n = 1 and an amortized linear encoder, §6 for the recipe):
 
     prior      p(z)   = N(0, I_kappa)
     decoder    p(x|z) = N(Phi diag(w) z, gamma I_d),        gamma = exp(log_gamma) learned
@@ -13,7 +13,7 @@ ELBO, estimated with ONE reparameterised sample z = mu + C eps, eps ~ N(0, I):
          + ||C||_F^2 + ||mu||^2 - 2 sum(s) - kappa                            (2 KL(q || p), analytic)
 
 minimised by Adam (lr 1e-2, 50,000 steps by default). The factor 2 relative to the negative ELBO matches the
-energy L of THEORY.md §2 and is immaterial to Adam (invariant to loss scale up to eps).
+energy L of docs/theory.md §2 and is immaterial to Adam (invariant to loss scale up to eps).
 
 Measured (README.md): with the recipe's lr 1e-2 this implementation does NOT reach the published recovery
 rates (d=100, kappa=200: 3/10 at r=2, 0/10 at r=10, 20 after 50,000 steps); with lr 1e-3 it gets 10, 9, 5 of 10.

@@ -3,7 +3,7 @@
 vaetheory loads it with ``get_variant("tests/data/my_variant.py:VARIANT")`` (or ``vaetheory variants
 tests/data/my_variant.py:VARIANT``). Its energy is −2 log p(X) for X = Φ Z, Z with i.i.d. N(0, diag(ν)) columns,
 plus N(0, γ I) noise (up to n d log 2π): n log|Σ_x| + tr(Xᵀ Σ_x⁻¹ X) with Σ_x = γ I + Φ diag(ν) Φᵀ — the same
-function as the built-in vae-full (THEORY.md §2), computed differently (an explicit inverse), so a run must give
+function as the built-in vae-full (docs/theory.md §2), computed differently (an explicit inverse), so a run must give
 the same verdicts.
 
 Written first with ``torch.linalg.slogdet`` and ``torch.linalg.solve``, it was rejected by the import checker: in

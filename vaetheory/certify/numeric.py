@@ -1,4 +1,4 @@
-"""Certificates of local minimality at fixed γ (THEORY.md §5), batched over points.
+"""Certificates of local minimality at fixed γ (docs/theory.md §5), batched over points.
 
 For a point θ with energy E, gradient g and Hessian H, and for each coordinate i the scale b_i = the largest |θ|
 in its parameter block (so the measures below are invariant to rescaling a block):
@@ -10,7 +10,7 @@ in its parameter block (so the measures below are invariant to rescaling a block
 * second order: the smallest eigenvalue of the scaled active Hessian ``B H_AA B`` (B = diag(b_A)), relative to its
   largest |eigenvalue| (``min_hessian_eig_rel``), must be ≥ −hessian_tol.
 * with γ learned (``gamma_floor`` given): a point whose γ is above the floor must also be stationary in log γ,
-  ``kkt_gamma = |γ ∂E/∂γ| / max(|E|, 1) ≤ kkt_tol``; at the floor the point is certified at fixed γ (THEORY.md §2).
+  ``kkt_gamma = |γ ∂E/∂γ| / max(|E|, 1) ≤ kkt_tol``; at the floor the point is certified at fixed γ (docs/theory.md §2).
 """
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ Conventions the machinery relies on
 * ``energy``, ``latent_scales`` and ``representation`` act on ONE point (no batch axis) and must be composable with
   ``torch.func`` (``vmap``, ``grad``, ``hessian``): pure torch ops, no in-place writes to inputs, no ``.item()``.
 * A parameter declared ``nonneg=True`` is constrained to ``≥ 0``; a coordinate at 0 is *inactive* and the
-  certificate checks that its gradient is not clearly negative (THEORY.md §5). Free parameters must be stationary.
+  certificate checks that its gradient is not clearly negative (docs/theory.md §5). Free parameters must be stationary.
 * ``init_random`` and ``init_from_support`` return numpy arrays with a leading batch axis of the requested size.
 * Optional: ``hessian(params, Phi, X, gamma) -> (P, P)`` tensor, the exact Hessian of ``energy`` in the flat
   parameter order of ``param_specs``. When present, certificates and the Newton phase use it instead of autograd
@@ -71,7 +71,7 @@ class GammaPolicy:
     """How a variant treats the decoder noise γ.
 
     default: the fixed γ used when the caller gives none. learnable: whether γ may be learned jointly (down to
-    ``floor``, where the point is then certified at fixed γ; THEORY.md §2 explains why the floor is needed).
+    ``floor``, where the point is then certified at fixed γ; docs/theory.md §2 explains why the floor is needed).
     """
 
     default: float = 1e-4

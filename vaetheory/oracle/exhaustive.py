@@ -1,4 +1,4 @@
-"""Ground truth for P0 (THEORY.md §1): the exact sparsest row support k* and *all* optimal supports.
+"""Ground truth for P0 (docs/theory.md §1): the exact sparsest row support k* and *all* optimal supports.
 
 Enumeration runs k = rank(X), rank(X)+1, … and tests every k-subset T for an exact fit X ∈ range(Φ_T), in batches:
 with G = ΦᵀΦ and C = ΦᵀX precomputed, the squared residual of the least-squares fit on T is
@@ -8,7 +8,7 @@ with an exact least-squares refit at the strict tolerance.
 
 The rank-aware shortcut: an optimal support of size rank(X) must consist of columns lying in range(X), so at
 k = rank(X) only subsets of ``{j : φ_j ∈ range(X)}`` are tested (exactly one when that set has rank(X) members:
-the MUSIC-type test of THEORY.md §1).
+the MUSIC-type test of docs/theory.md §1).
 """
 from __future__ import annotations
 

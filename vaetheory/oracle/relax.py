@@ -1,4 +1,4 @@
-"""Convex baseline: ℓ2,1 (group-lasso) minimisation ``min Σ_j ‖u_j‖₂ s.t. ΦU = X`` through cvxpy (THEORY.md §3, §6)."""
+"""Convex baseline: ℓ2,1 (group-lasso) minimisation ``min Σ_j ‖u_j‖₂ s.t. ΦU = X`` through cvxpy (docs/theory.md §3, §6)."""
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -1,4 +1,4 @@
-"""The theorem's conditions for one problem, in one structured report (THEORY.md §1, §4)."""
+"""The theorem's conditions for one problem, in one structured report (docs/theory.md §1, §4)."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass

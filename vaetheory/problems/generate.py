@@ -1,4 +1,4 @@
-"""Seeded generators for dictionaries, row-sparse codes and whole problems (THEORY.md §1).
+"""Seeded generators for dictionaries, row-sparse codes and whole problems (docs/theory.md §1).
 
 Every generator takes a ``numpy.random.Generator`` (or a seed) so that a run is reproduced by its seed alone.
 """

@@ -54,7 +54,7 @@ def _readonly(a: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True, eq=False)
 class Problem:
-    """A multiple-response sparse regression instance (THEORY.md §1).
+    """A multiple-response sparse regression instance (docs/theory.md §1).
 
     Attributes
     ----------

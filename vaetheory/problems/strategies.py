@@ -5,7 +5,7 @@ shrink toward small d, κ, n, r; the random parts come from a drawn seed (which 
 dictionaries, from a small perturbation array drawn with ``hypothesis.extra.numpy`` (which shrinks toward 0, i.e.
 toward the seeded Gaussian dictionary). Sizes stay at κ ≤ 16, where the exhaustive oracle is exact and fast.
 
-Conditions (THEORY.md §4, claim C1): URP, r < d, orthogonal nonzero rows, r inside the uniqueness bound.
+Conditions (docs/theory.md §4, claim C1): URP, r < d, orthogonal nonzero rows, r inside the uniqueness bound.
 `broken_problems(condition)` keeps the others where it can and breaks one:
 
 * ``"n_lt_r"``: fewer samples than nonzero rows (so the rows cannot be orthogonal);

@@ -3,7 +3,7 @@
 All restarts are minimised together: their energies are summed (the sum is separable, so its minimisers are the
 tuples of each restart's minimisers) and one L-BFGS-B run over the stacked vector handles the bounds ν ≥ 0 — an
 active-set method that can re-activate a coordinate sitting at 0 when its gradient turns negative (the pitfall of
-THEORY.md §5 that multiplicative updates fall into). A batched, saddle-free projected Newton phase then finishes the
+docs/theory.md §5 that multiplicative updates fall into). A batched, saddle-free projected Newton phase then finishes the
 job on the active coordinates (when there are at most NEWTON_MAX_ACTIVE of them), so the certificate sees points
 stationary to near machine precision; L-BFGS-B alone stalls on the ill-conditioned small-γ landscapes.
 

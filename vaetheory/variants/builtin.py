@@ -1,6 +1,6 @@
 """The five built-in variants, written against the public protocol (`vaetheory.core.protocol`).
 
-* ``vae-full`` / ``vae-diag``: the VAE of THEORY.md §2 with the encoder profiled out in closed form, so the
+* ``vae-full`` / ``vae-diag``: the VAE of docs/theory.md §2 with the encoder profiled out in closed form, so the
   parameter is ν = w² ≥ 0 and the energy is L_full / L_diag (equal to the full ELBO at the optimal encoder: tested).
 * ``ae-l21``: the deterministic AE with R = ‖·‖² and β‖w‖², M profiled out: a function of ν = w² ≥ 0 (§3).
 * ``ae-l1`` / ``ae-log``: the deterministic AE with R = ‖·‖₁ or Σ log(|z| + ε), parameters w ≥ 0 (the sign of w_j is
@@ -82,7 +82,7 @@ class GroupLassoAE:
 
     name: str = "ae-l21"
     description: str = "deterministic AE, R=||.||^2 + beta||w||^2 (group lasso l2,1), M profiled out"
-    claim: Claim = Claim("none", (), "convex baseline: no bad minima, but not always the sparsest (THEORY.md C4)")
+    claim: Claim = Claim("none", (), "convex baseline: no bad minima, but not always the sparsest (docs/theory.md C4)")
     gamma: GammaPolicy = GammaPolicy(default=1e-2, learnable=False, floor=1e-2)
     lam: float = 1.0
     beta: float = 1.0
@@ -119,7 +119,7 @@ class SplitSignAE:
     name: str
     description: str
     claim: Claim = Claim("bad_minima_exist", ("nonoptimal_bfs_exists",),
-                         "every non-optimal basic feasible solution is a bad local minimum (THEORY.md C3)")
+                         "every non-optimal basic feasible solution is a bad local minimum (docs/theory.md C3)")
     gamma: GammaPolicy = GammaPolicy(default=1e-2, learnable=False, floor=1e-2)
     lam: float = 0.1
     beta: float = 1.0
@@ -159,11 +159,11 @@ class SplitSignAE:
 VAE_FULL = CollapsedVAE(
     "full", "vae-full", "VAE, full-covariance Gaussian encoder (exact marginalisation): L_full = M-SBL cost",
     Claim("optimal_minima", ("urp", "r_less_than_d", "orthogonal_rows", "fixed_gamma", "small_gamma"),
-          "every local minimum at fixed small gamma is optimally sparse (THEORY.md C1)"))
+          "every local minimum at fixed small gamma is optimally sparse (docs/theory.md C1)"))
 VAE_DIAG = CollapsedVAE(
     "diag", "vae-diag", "VAE, diagonal (mean-field) Gaussian encoder: L_diag",
     Claim("bad_minima_exist", ("nonoptimal_bfs_exists", "fixed_gamma", "small_gamma"),
-          "a non-optimal basic feasible solution is a bad local minimum at fixed small gamma (THEORY.md C2)"))
+          "a non-optimal basic feasible solution is a bad local minimum at fixed small gamma (docs/theory.md C2)"))
 AE_L21 = GroupLassoAE()
 AE_L1 = SplitSignAE("l1", "ae-l1", "deterministic AE, R=||.||_1 + beta||w||^2 (row penalty ~ ||u_j||_1^(2/3))")
 AE_LOG = SplitSignAE("log", "ae-log", "deterministic AE, R=sum log(|z|+eps) + beta||w||^2 (separable concave)")

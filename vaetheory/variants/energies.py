@@ -1,4 +1,4 @@
-"""Energies of THEORY.md §2–3 in torch float64. All functions are unbatched and `torch.func`-compatible, so the
+"""Energies of docs/theory.md §2–3 in torch float64. All functions are unbatched and `torch.func`-compatible, so the
 search and certificates batch them with ``vmap`` and differentiate them with ``grad``/``hessian``.
 
 Notation: Φ (d×κ), X (d×n), w ∈ R^κ, ν = w², Γ = diag(ν), Σ_x = γI + ΦΓΦᵀ, c_j = ‖φ_j‖².
@@ -46,7 +46,7 @@ def data_term(Phi: Tensor, X: Tensor, nu: Tensor, gamma: Tensor) -> Tensor:
 
 
 def collapsed_energy(Phi, X, nu, gamma, covariance: Covariance = "full") -> Tensor:
-    """L_full or L_diag of THEORY.md §2: twice the negative ELBO at the optimal encoder, without n d log 2π.
+    """L_full or L_diag of docs/theory.md §2: twice the negative ELBO at the optimal encoder, without n d log 2π.
 
     L_full(ν, γ) = n log|Σ_x| + tr(Xᵀ Σ_x⁻¹ X)
     L_diag(ν, γ) = tr(Xᵀ Σ_x⁻¹ X) + n Σ_j log(γ + ν_j c_j) + n (d − κ) log γ
@@ -87,7 +87,7 @@ def collapsed_hessian(Phi, X, nu, gamma, covariance: Covariance = "full") -> Ten
 
 
 def posterior_mean(Phi, X, nu, noise) -> Tensor:
-    """U* = Γ Φᵀ (noise·I + ΦΓΦᵀ)⁻¹ X (κ×n): the minimiser of (1/noise)‖X − ΦU‖² + Σ_j ‖u_j‖²/ν_j (THEORY.md §2).
+    """U* = Γ Φᵀ (noise·I + ΦΓΦᵀ)⁻¹ X (κ×n): the minimiser of (1/noise)‖X − ΦU‖² + Σ_j ‖u_j‖²/ν_j (docs/theory.md §2).
 
     For plain evaluation and ``vmap`` (it uses ``linalg.solve``, whose Hessian-vector products are wrong under
     nested vmap/jvp in torch 2.13: never differentiate twice through it).
@@ -117,7 +117,7 @@ def optimal_covariance(Phi, w, gamma, covariance: Covariance = "full") -> Tensor
 
 
 def elbo_energy(Phi, X, w, M, Sigma, gamma, *, diagonal: bool = False) -> Tensor:
-    """Twice the negative ELBO (without n d log 2π) with analytic expectations, THEORY.md §2:
+    """Twice the negative ELBO (without n d log 2π) with analytic expectations, docs/theory.md §2:
 
     Σ_i [(‖x_i − ΦDμ_i‖² + tr(DΦᵀΦD Σ_i))/γ + d log γ + tr Σ_i + ‖μ_i‖² − log|Σ_i| − κ]
 
@@ -161,7 +161,7 @@ def mc_elbo_energy(Phi, X, w, M, chol, gamma, n_samples: int, generator: torch.G
     return per.mean(), per.std() / np.sqrt(n_samples)
 
 
-# Deterministic autoencoders (THEORY.md §3) -------------------------------------------------------------------------
+# Deterministic autoencoders (docs/theory.md §3) -------------------------------------------------------------------------
 
 def ae_l21_profile(Phi, X, nu, gamma, lam: float, beta: float) -> Tensor:
     """ae-l21 with M profiled out: min_M ‖X − ΦDM‖²/γ + λ‖M‖²_F + β‖w‖² as a function of ν = w²:
@@ -169,7 +169,7 @@ def ae_l21_profile(Phi, X, nu, gamma, lam: float, beta: float) -> Tensor:
     λ tr(Xᵀ (λγ I + ΦΓΦᵀ)⁻¹ X) + β Σ ν_j    (minimising over ν gives 2√(λβ) Σ_j ‖u_j‖₂: group lasso).
 
     Derivation: with U = DM, λ‖M‖² = λ Σ_j ‖u_j‖²/ν_j, so the energy is λ [ (1/(λγ))‖X − ΦU‖² + Σ_j ‖u_j‖²/ν_j ] +
-    βΣν, and the bracket's minimum over U is tr(Xᵀ(λγI + ΦΓΦᵀ)⁻¹X) (THEORY.md §2 with γ → λγ).
+    βΣν, and the bracket's minimum over U is tr(Xᵀ(λγI + ΦΓΦᵀ)⁻¹X) (docs/theory.md §2 with γ → λγ).
     """
     Phi, X, nu, gamma = map(as_tensor, (Phi, X, nu, gamma))
     return lam * data_term(Phi, X, nu, lam * gamma) + beta * nu.sum()

@@ -12,7 +12,7 @@ from vaetheory.problems.conditions import ConditionReport
 from vaetheory.oracle.exhaustive import OracleResult
 from vaetheory.core.protocol import CONDITION_DESCRIPTIONS, Claim
 
-#: γ at or below this counts as "small" for the fixed-γ claims of THEORY.md §4.
+#: γ at or below this counts as "small" for the fixed-γ claims of docs/theory.md §4.
 SMALL_GAMMA = 1e-3
 
 

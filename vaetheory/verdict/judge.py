@@ -1,4 +1,4 @@
-"""Verdicts for certified points (THEORY.md §5): optimal | bad_local_min | saddle | not_converged."""
+"""Verdicts for certified points (docs/theory.md §5): optimal | bad_local_min | saddle | not_converged."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass

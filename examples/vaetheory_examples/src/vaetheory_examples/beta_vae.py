@@ -1,4 +1,4 @@
-r"""β-VAE: the VAE of vaetheory's THEORY.md §2 with its KL term weighted by β > 0.
+r"""β-VAE: the VAE of vaetheory's docs/theory.md §2 with its KL term weighted by β > 0.
 
 Model: prior N(0, I_κ), decoder N(Φ D z, γ I_d) with D = diag(w), Gaussian encoder N(μ_i, Σ_i) with a full or a
 diagonal Σ_i. Write ν_j = w_j², Γ = diag(ν), K = DΦᵀΦD, c_j = ‖φ_j‖². The energy is twice the negative β-ELBO
@@ -14,7 +14,7 @@ Profiling out the encoder (derived here; tests/test_examples.py checks it agains
   cancels −βκ, and −β log|Σ*| = β log|I_κ + K/(βγ)| = β (log|Σ_β| − d log βγ) (Sylvester's determinant identity);
 * diagonal Σ: σ_j² = βγ / (βγ + ν_j c_j); again tr(KΣ)/γ + β tr Σ = βκ, and −β log|Σ| = β Σ_j log((βγ + ν_j c_j)/βγ).
 
-Summing over the n samples, with L_full and L_diag the β = 1 energies of THEORY.md §2:
+Summing over the n samples, with L_full and L_diag the β = 1 energies of docs/theory.md §2:
 
     L_β,full(ν, γ) = β · L_full(ν, βγ) + n d (log γ − β log βγ)
     L_β,diag(ν, γ) = β · L_diag(ν, βγ) + n d (log γ − β log βγ)

@@ -7,7 +7,7 @@ Twice the negative ELBO (without n d log 2π), with K = DΦᵀΦD:
 
 The redundancy between w_j and s_j (derived here). Substitute μ̃ = S^{-1/2} μ, Σ̃ = S^{-1/2} Σ S^{-1/2} and
 w̃ = w ⊙ √s. Then ΦDμ = ΦD̃μ̃, tr(KΣ) = tr(K̃Σ̃), tr(S⁻¹Σ) = tr Σ̃, μᵀS⁻¹μ = ‖μ̃‖² and log|Σ| − log|S| = log|Σ̃|:
-L(w, s, μ, Σ) is the standard-prior energy of THEORY.md §2 at (w̃, μ̃, Σ̃), and the substitution maps full
+L(w, s, μ, Σ) is the standard-prior energy of docs/theory.md §2 at (w̃, μ̃, Σ̃), and the substitution maps full
 covariances to full ones and diagonal ones to diagonal ones. So L depends on (w_j, s_j) only through
 ν_j = w_j² s_j: every latent dimension carries a one-parameter family (t w_j, s_j / t²) of equal energy.
 
@@ -16,11 +16,11 @@ hyperparameters of sparse Bayesian learning) and learns s ≥ 0 alone, so ν = s
 
 * put every point in a flat valley (a zero Hessian eigenvalue per active dimension), and worse,
 * make ν = w² s quadratic in w: at w_j = 0 the gradients in w_j and in s_j both vanish whatever ∂L/∂ν_j is, so a
-  saddle of L(ν) — an inactive dimension whose energy drops when it is switched on (THEORY.md §5) — would pass the
+  saddle of L(ν) — an inactive dimension whose energy drops when it is switched on (docs/theory.md §5) — would pass the
   certificate's first-order test and could be reported as a bad local minimum.
 
 With ν = s linear in the parameter, the certificate tests ∂L/∂ν_j itself. Profiling out the encoder as in
-THEORY.md §2 (Σ_x = γ I + Φ S Φᵀ, c_j = ‖φ_j‖²):
+docs/theory.md §2 (Σ_x = γ I + Φ S Φᵀ, c_j = ‖φ_j‖²):
 
     full:  L(s, γ) = n log|Σ_x| + tr(Xᵀ Σ_x⁻¹ X)                      (−2 log p(X) + const: the ELBO is tight)
     diag:  L(s, γ) = tr(Xᵀ Σ_x⁻¹ X) + n Σ_j log(γ + s_j c_j) + n (d − κ) log γ
