@@ -309,6 +309,8 @@ def render_png(data: dict, problem: Problem, variant: Variant, cache: dict | Non
     if h is not None and h > 0 and np.isfinite(barrier["rel"]).any():
         lo = np.nanmin(barrier["rel"])
         ax.set_ylim(max(lo, -1.5 * h), 1.5 * h)
+    if barrier["t_cross"] is not None:  # the barrier and where the energy falls below the bad point's, no more
+        ax.set_xlim(0.0, min(float(barrier["t"][-1]), 2.0 * barrier["t_cross"]))
     ax.set_xlabel("t along the segment (0 = bad point, 1 = optimal point)")
     ax.set_ylabel("E(t) − E(bad point)")
     height = "none found" if h is None or h <= 0 else f"{h:.3g}"
