@@ -57,3 +57,20 @@ def test_help_and_input_errors_do_not_import_the_heavy_stack(args, code, complex
     assert heavy == [], f"{' '.join(args)} imported {heavy}"
     if code == 2:
         assert len(stderr.splitlines()) == 1 and stderr.startswith("vaetheory: error: "), stderr
+
+
+def test_a_check_without_the_relaxation_never_imports_cvxpy(tmp_path):
+    """cvxpy (about a second to import) is loaded only when the ℓ2,1 relaxation is solved."""
+    code = """
+import sys
+from vaetheory import make_problem, run_check, get_variant
+from vaetheory.verdict.check import analyse_problem
+p = make_problem(5, 8, 2, 3, seed=0)
+run_check(p, get_variant("vae-full"), restarts=2, analysis=analyse_problem(p, relax=False))
+print("cvxpy" in sys.modules, "matplotlib" in sys.modules)
+"""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["False", "False"]

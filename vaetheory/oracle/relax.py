@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import cvxpy as cp
 import numpy as np
 
 from vaetheory.core.errors import VaetheoryError
@@ -38,6 +37,8 @@ def l21_relaxation(problem: Problem, oracle: OracleResult | None = None, *, solv
                    support_rtol: float = SUPPORT_RTOL) -> RelaxationResult:
     """Solve the ℓ2,1 relaxation (equality-constrained; for noisy problems the constraint is ‖ΦU − X‖_F ≤ 3σ√(dn))."""
     Phi, X = problem.Phi, problem.X
+    import cvxpy as cp  # about a second to import: only when a relaxation is actually solved
+
     U = cp.Variable((problem.kappa, problem.n))
     objective = cp.Minimize(cp.sum(cp.norm(U, 2, axis=1)))
     if problem.noise == 0:
