@@ -58,6 +58,15 @@ def test_a_plugin_whose_import_never_returns_times_out(problem_file, tmp_path, m
     assert len(lines) == 1 and "timed out after 2 s" in lines[0] and HANGING in lines[0], res.stderr
 
 
+def test_timeout_applies_to_builtins_when_given(problem_file, tmp_path):
+    res = CliRunner().invoke(cli, ["check", "--variant", "vae-full", "--problem", str(problem_file), "--timeout",
+                                   "0.2", "--out", str(tmp_path / "out")])
+    assert res.exit_code == EXIT_USAGE and res.stdout == ""
+    assert res.stderr.splitlines() == ["vaetheory: error: variant 'vae-full': timed out after 0.2 s (time limit for "
+                                       "importing and running the variant)"]
+    assert not list((tmp_path / "out").glob(".*.tmp")) if (tmp_path / "out").exists() else True
+
+
 def test_main_job_keeps_the_other_variants_and_names_the_failed_ones(tmp_path, monkeypatch):
     monkeypatch.chdir(ROOT)
     job = run_main_job("ci", tmp_path, 0, [VAE_FULL, HANGING, BROKEN], progress=False, problems=TINY, timeout=10,

@@ -81,11 +81,14 @@ def run_isolated(task: dict, timeout: float | None, *, out_dir: str | os.PathLik
         lines.put(None)
 
     threading.Thread(target=read, daemon=True).start()
-    proc.stdin.write(json.dumps(task).encode())
-    proc.stdin.close()
     outcome = Outcome()
     deadline = None if timeout is None else time.monotonic() + timeout
     try:
+        try:
+            proc.stdin.write(json.dumps(task).encode())
+            proc.stdin.close()
+        except BrokenPipeError:  # the child died at once; its exit code is reported below
+            pass
         while True:
             remaining = None if deadline is None else deadline - time.monotonic()
             if remaining is not None and remaining <= 0:
