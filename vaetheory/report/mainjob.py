@@ -158,15 +158,17 @@ def variant_records(spec: str, *, profile: str, seed: int, out_dir: str, problem
 
 
 def check_problem_file(spec: str, *, problem_path: str, restarts: int, seed: int, gamma: float | None,
-                       learn_gamma: bool, budget: int, out_dir: str) -> dict:
+                       learn_gamma: bool, budget: int, out_dir: str, options: dict | None = None) -> dict:
     """One variant (by spec) on one problem file: run, write its reports, return the JSON of ``vaetheory check
-    --json`` (with the report paths) and the one-line text summary (what ``check --problem`` prints)."""
+    --json`` (with the report paths) and the one-line text summary (what ``check --problem`` prints).
+
+    options: further keyword arguments for `run_check` (JSON-able: an isolated child receives them as JSON)."""
     from vaetheory.problems.problem import Problem
 
     variant = _load_checked(spec)
     p = Problem.load(problem_path)
     result = run_check(p, variant, restarts=restarts, seed=seed, gamma=gamma, learn_gamma=learn_gamma,
-                       analysis=analyse_problem(p, budget=budget))
+                       analysis=analyse_problem(p, budget=budget), **(options or {}))
     paths = write_check_reports(result, out_dir, spec=None if BUILTINS.get(spec) is variant else spec)
     s = result.summary
     line = (f"{variant.name} on {p.describe()} (gamma={result.gamma:g}, {result.gamma_mode}): "
