@@ -94,7 +94,7 @@ def point_report(result: CheckResult, index: int, *, spec: str | None = None) ->
         "schema": SCHEMA,
         "kind": point.verdict,
         "variant": {"name": result.variant.name, "spec": variant_spec(result.variant, spec),
-                    "claim": {"kind": result.variant.claim.kind, "statement": result.variant.claim.statement,
+                    "claim": {"kind": result.claim.kind, "statement": result.claim.statement,
                               "conditions": result.claim_conditions, "status": result.claim_status}},
         "problem": {"Phi": p.Phi.tolist(), "X": p.X.tolist(), "Z": None if p.Z is None else p.Z.tolist(),
                     "noise": p.noise, "describe": p.describe()},
