@@ -101,6 +101,7 @@ def point_report(result: CheckResult, index: int, *, spec: str | None = None) ->
         "gamma": result.gamma,
         "gamma_mode": result.gamma_mode,
         "point_gamma": float(result.search.gamma[index]),
+        "gamma_floor": result.variant.gamma.floor if result.gamma_mode == "learned" else None,
         "seed": result.seed,
         "restart": index,
         "start": {"kind": starts.kinds[index],
@@ -131,8 +132,10 @@ def _markdown(data: dict, json_name: str, png_name: str | None) -> str:
         "",
         f"- claim ({data['variant']['claim']['kind']}): {data['variant']['claim']['statement']} — status "
         f"**{data['variant']['claim']['status']}**",
-        f"- gamma = {data['point_gamma']:g} ({data['gamma_mode']}), seed {data['seed']}, restart {data['restart']} "
-        f"(start: {data['start']['kind']})",
+        f"- gamma = {data['point_gamma']:g} ({data['gamma_mode']}"
+        + (f", floor {data['gamma_floor']:g}, {'gamma -> 0 limit verdict' if v.get('limit') else 'interior in gamma'}"
+           if data.get("gamma_floor") else "")
+        + f"), seed {data['seed']}, restart {data['restart']} (start: {data['start']['kind']})",
         f"- end point support ({len(v['support'])} rows): {v['support']}; optimal supports (k* = {o['k']}): "
         f"{o['supports']}",
         f"- energy {v['energy']:.6g}" + ("" if opt_energy is None else f" vs {opt_energy:.6g} at an optimal point"),
@@ -197,9 +200,23 @@ def energy_profiles(data: dict, problem: Problem, variant: Variant, cache: dict 
         cache[("builtin vae-full", gamma)] = _optimal_point(fobj, mask, gamma)
     nu_opt = cache[("builtin vae-full", gamma)]
     _, F = _segment_energies(fobj, nu_bad, nu_opt, gamma)
-    return {"t": t.tolist(), "variant_energy": _finite_list(E), "vae_full_energy": _finite_list(F),
-            "optimal_energy": float(E[-1]) if np.isfinite(E[-1]) else None,
-            "optimal_support": list(data["oracle"]["supports"][0])}
+    out = {"t": t.tolist(), "variant_energy": _finite_list(E), "vae_full_energy": _finite_list(F),
+           "optimal_energy": float(E[-1]) if np.isfinite(E[-1]) else None,
+           "optimal_support": list(data["oracle"]["supports"][0])}
+    if data.get("gamma_mode") == "learned":
+        out["gamma_profile"] = gamma_profile(objective, bad, gamma)
+    return out
+
+
+def gamma_profile(objective: Objective, theta: np.ndarray, gamma: float, span: float = 2.0, steps: int = 81) -> dict:
+    """The energy along γ through the point (θ fixed), on γ × 10^[−span, span] (log-spaced): with γ learned, an
+    interior minimum sits at the bottom of this profile; a γ → 0 limit point shows the slope n(d − |A|) in log γ."""
+    g = gamma * np.logspace(-span, span, steps)
+    try:
+        E, _, _ = objective.value_and_grad(np.repeat(theta[None], steps, axis=0), g)
+    except (FloatingPointError, VaetheoryError):
+        E = np.full(steps, np.nan)
+    return {"gamma": g.tolist(), "energy": _finite_list(E), "point_gamma": gamma}
 
 
 def _plot(profile: dict, title: str, variant_name: str) -> bytes:
@@ -209,12 +226,20 @@ def _plot(profile: dict, title: str, variant_name: str) -> bytes:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
+    gp = profile.get("gamma_profile")
+    fig, axes = plt.subplots(1, 3 if gp else 2, figsize=(13 if gp else 9, 3.4))
     for ax, key, name in ((axes[0], "variant_energy", variant_name), (axes[1], "vae_full_energy", "vae-full (ν)")):
         ax.plot(profile["t"], profile[key])
         ax.set_xlabel("t (0 = bad point, 1 = optimal point)")
         ax.set_ylabel("energy")
         ax.set_title(name, fontsize=9)
+    if gp:  # learned γ: the energy along γ through the point
+        ax = axes[2]
+        ax.semilogx(gp["gamma"], [np.nan if e is None else e for e in gp["energy"]])
+        ax.axvline(gp["point_gamma"], color="C3", lw=0.8, ls="--")
+        ax.set_xlabel("γ (θ fixed; dashed: the point)")
+        ax.set_ylabel("energy")
+        ax.set_title(f"{variant_name} along γ", fontsize=9)
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     buf = io.BytesIO()
@@ -283,6 +308,9 @@ class ReplayResult:
     energy: float
     reproduced: bool
     mismatches: list[str]
+    gamma: float | None = None
+    limit: bool = False
+    reason: str | None = None
 
 
 def load_report(path: str | os.PathLike) -> dict:
@@ -323,7 +351,9 @@ def replay_report(path: str | os.PathLike, *, variant: Variant | None = None) ->
         gamma = float(data["point_gamma"])
         tol = data["certificate"]
         tolerances = {k: tol[k] for k in ("kkt_tol", "hessian_tol", "active_rtol")}
-        floor = variant.gamma.floor if data.get("gamma_mode") == "learned" else None
+        floor = None
+        if data.get("gamma_mode") == "learned":
+            floor = float(data["gamma_floor"]) if data.get("gamma_floor") is not None else variant.gamma.floor
     except (KeyError, TypeError, ValueError) as exc:
         if isinstance(exc, VaetheoryError):
             raise
@@ -337,10 +367,13 @@ def replay_report(path: str | os.PathLike, *, variant: Variant | None = None) ->
     mismatches = []
     if verdict != data.get("kind", stored.get("verdict")):
         mismatches.append(f"verdict {verdict} != stored {data.get('kind')}")
+    if "limit" in stored and bool(judged.limit[0]) != bool(stored["limit"]):
+        mismatches.append(f"limit {bool(judged.limit[0])} != stored {stored['limit']}")
     if support != list(stored.get("support", [])):
         mismatches.append(f"support {support} != stored {stored.get('support')}")
     if [list(s) for s in oracle.supports] != [list(s) for s in data["oracle"]["supports"]]:
         mismatches.append(f"optimal supports {[list(s) for s in oracle.supports]} != stored "
                           f"{data['oracle']['supports']}")
     return ReplayResult(Path(path), variant.name, str(data.get("kind")), verdict, support, residual,
-                        [list(s) for s in oracle.supports], float(cert.energy[0]), not mismatches, mismatches)
+                        [list(s) for s in oracle.supports], float(cert.energy[0]), not mismatches, mismatches, gamma,
+                        bool(judged.limit[0]), judged.reasons[0])
