@@ -6,7 +6,8 @@ point at the floor that passes the box-constrained certificate (`certify(..., ga
 floor is artificial, so such a point is confirmed as a statement about the γ → 0 *limit* only when, at each of two
 smaller floors (floor × LIMIT_FACTORS):
 
-1. θ, re-polished at that fixed γ by the projected Newton phase (started from the previous point), passes the same
+1. θ, re-polished at that fixed γ by the projected Newton phase (continued one decade of γ at a time from the
+   previous point), passes the same
    box-constrained certificate at the smaller floor;
 2. its latent support is unchanged;
 
@@ -68,10 +69,14 @@ def confirm_limit(objective: Objective, theta: np.ndarray, gamma_floor: float, *
     reasons: list[str | None] = [None] * R
     energies = np.full((R, len(floors)), np.nan)
     th = theta.copy()
+    previous = gamma_floor
     for k, fl in enumerate(floors):
         g = np.full(R, fl)
         try:
-            th, _ = projected_newton(objective, th, g, max_iter=LIMIT_NEWTON_STEPS)
+            # continuation one decade at a time down to this floor (ν moves by O(γ) per decade)
+            for step in np.geomspace(previous, fl, max(int(round(np.log10(previous / fl))), 1) + 1)[1:]:
+                th, _ = projected_newton(objective, th, np.full(R, step), max_iter=LIMIT_NEWTON_STEPS)
+            previous = fl
             cert = certify(objective, th, g, gamma_floor=fl, **tolerances)
         except FloatingPointError as exc:
             for i in range(R):

@@ -206,7 +206,8 @@ def projected_newton(objective: Objective, theta: np.ndarray, gamma: np.ndarray,
     Each iteration: a nonneg coordinate is *held* at 0 when it is ~0 and its gradient is positive; on the other
     (free) coordinates the step is −V|Λ|⁻¹Vᵀg from the eigendecomposition of the free Hessian (|Λ| clamped away
     from 0), which descends out of saddles instead of converging to them; coordinates at 0 with negative gradient
-    are free, so they revive. A projected backtracking line search accepts only decreases. Points whose scaled
+    are free, so they revive. A projected backtracking line search accepts decreases (and, where the decrease is
+    below the rounding of E, steps that keep E within rounding and halve the scaled gradient). Points whose scaled
     free gradient is below `tol` stop moving. Returns the points and the iterations used.
 
     With `gamma_floor`, γ (R,) is one more coordinate, in linear γ with the box constraint γ ≥ floor: held at the
@@ -272,8 +273,15 @@ def projected_newton(objective: Objective, theta: np.ndarray, gamma: np.ndarray,
             if learn:
                 trial_gamma = np.clip(gamma + t * d_gamma, np.maximum(gamma_floor, gamma / 10), 10 * gamma)
                 trial_gamma = np.where(np.isfinite(trial_gamma), trial_gamma, gamma)
-            Et, _, _ = objective.value_and_grad(trial, trial_gamma)
-            take = (Et < E) & ~accepted
+            Et, gt, ggt = objective.value_and_grad(trial, trial_gamma)
+            # Near a minimum the energy decrease of a Newton step falls below the rounding of E (|E| ~ 1e3 at small
+            # γ): there a step is also accepted when E stays within rounding and the scaled gradient halves.
+            meas = np.where(free, np.abs(gt) * b, 0.0).max(1)
+            if learn:
+                meas = np.maximum(meas, np.where(g_free, np.abs(ggt) * gamma_scale(objective, trial_gamma), 0.0))
+            meas = meas / np.maximum(np.abs(Et), 1.0)
+            flat = (Et <= E + 1e-12 * np.maximum(np.abs(E), 1.0)) & (meas < 0.5 * scaled)
+            take = ((Et < E) | flat) & ~accepted
             new[take] = trial[take]
             if learn:
                 new_gamma[take] = trial_gamma[take]
