@@ -207,7 +207,8 @@ def projected_newton(objective: Objective, theta: np.ndarray, gamma: np.ndarray,
     (free) coordinates the step is −V|Λ|⁻¹Vᵀg from the eigendecomposition of the free Hessian (|Λ| clamped away
     from 0), which descends out of saddles instead of converging to them; coordinates at 0 with negative gradient
     are free, so they revive. A projected backtracking line search accepts decreases (and, where the decrease is
-    below the rounding of E, steps that keep E within rounding and halve the scaled gradient). Points whose scaled
+    below the rounding of E — relative 1e-12 plus 1e3·eps·‖X‖²/γ, the data term's error at small γ — steps that keep
+    E within rounding and halve the scaled gradient). Points whose scaled
     free gradient is below `tol` stop moving. Returns the points and the iterations used.
 
     With `gamma_floor`, γ (R,) is one more coordinate, in linear γ with the box constraint γ ≥ floor: held at the
@@ -219,6 +220,7 @@ def projected_newton(objective: Objective, theta: np.ndarray, gamma: np.ndarray,
     nonneg = objective.layout.nonneg[None, :]
     gamma = np.array(np.broadcast_to(np.asarray(gamma, dtype=np.float64), (len(theta),)))
     done = np.zeros(len(theta), dtype=bool)
+    x_sq = float(np.sum(objective.problem.X**2))
     it = 0
     for it in range(1, max_iter + 1):
         if learn:
@@ -262,6 +264,8 @@ def projected_newton(objective: Objective, theta: np.ndarray, gamma: np.ndarray,
         np.put_along_axis(step, order, dF[:, :order.shape[1]], axis=1)
         d_gamma = dF[:, -1] if learn else None
         base = np.where(held, 0.0, theta)
+        # rounding level of E: relative 1e-12, and the data term tr(XᵀΣ_x⁻¹X) carries errors ~ eps‖X‖²/γ at small γ
+        slack = 1e-12 * np.maximum(np.abs(E), 1.0) + 1e3 * np.finfo(float).eps * x_sq / gamma
         t = np.ones(len(theta))
         accepted = done.copy()
         new, new_gamma = theta.copy(), gamma.copy()
@@ -280,7 +284,7 @@ def projected_newton(objective: Objective, theta: np.ndarray, gamma: np.ndarray,
             if learn:
                 meas = np.maximum(meas, np.where(g_free, np.abs(ggt) * gamma_scale(objective, trial_gamma), 0.0))
             meas = meas / np.maximum(np.abs(Et), 1.0)
-            flat = (Et <= E + 1e-12 * np.maximum(np.abs(E), 1.0)) & (meas < 0.5 * scaled)
+            flat = (Et <= E + slack) & (meas < 0.5 * scaled)
             take = ((Et < E) | flat) & ~accepted
             new[take] = trial[take]
             if learn:
