@@ -4,5 +4,6 @@ from vaetheory.core.lazy import attach
 
 __getattr__, __dir__, __all__ = attach(__name__, {
     "Certificate": "numeric", "certify": "numeric", "KKT_TOL": "numeric", "HESSIAN_TOL": "numeric",
+    "LimitCheck": "limit", "confirm_limit": "limit",
     "check_variant": "plugin_check", "validate_variant": "plugin_check",
 })

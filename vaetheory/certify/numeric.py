@@ -9,8 +9,13 @@ in its parameter block (so the measures below are invariant to rescaling a block
   otherwise growing that coordinate lowers the energy: a saddle, never a minimum;
 * second order: the smallest eigenvalue of the scaled active Hessian ``B H_AA B`` (B = diag(b_A)), relative to its
   largest |eigenvalue| (``min_hessian_eig_rel``), must be ≥ −hessian_tol.
-* with γ learned (``gamma_floor`` given): a point whose γ is above the floor must also be stationary in log γ,
-  ``kkt_gamma = |γ ∂E/∂γ| / max(|E|, 1) ≤ kkt_tol``; at the floor the point is certified at fixed γ (docs/theory.md §2).
+* with γ learned (``gamma_floor`` given), γ is one more coordinate, in *linear* γ, measured at the scale
+  b_γ = max(γ, ‖X‖²_F/(dn)) (`search.multistart.gamma_scale`: it does not shrink with γ, unlike the log-γ gradient
+  γ ∂E/∂γ, which vanishes as γ → 0 and hides descent). Above the floor γ is active: ``kkt_gamma = |∂E/∂γ| b_γ /
+  max(|E|, 1) ≤ kkt_tol`` and the Hessian is taken jointly over (θ_A, γ). At the floor, a box constraint:
+  ``kkt_gamma = max(−∂E/∂γ b_γ / max(|E|, 1), 0) ≤ kkt_tol`` (KKT: the energy must not decrease as γ grows), and γ
+  joins the Hessian only when its gradient is within the tolerance of 0 (a weakly active bound). Whether a floor
+  point says anything about γ → 0 is decided by `vaetheory.certify.limit`.
 """
 from __future__ import annotations
 
@@ -19,7 +24,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from vaetheory.search.objective import Objective
-from vaetheory.search.multistart import ACTIVE_RTOL, active_mask, block_scales
+from vaetheory.search.multistart import (ACTIVE_RTOL, GAMMA_AT_FLOOR_RTOL, active_mask, block_scales,
+                                         gamma_derivatives, gamma_scale)
 
 KKT_TOL = 1e-6
 HESSIAN_TOL = 1e-8
@@ -31,7 +37,9 @@ class Certificate:
 
     energy, kkt_active, kkt_inactive (+inf when no coordinate is inactive), max_abs_active_grad and
     min_inactive_grad (raw gradients), min_hessian_eig (raw, unscaled active block) and min_hessian_eig_rel
-    (scaled, relative); stationary / first_order / second_order booleans and the tolerances used.
+    (scaled, relative); stationary / first_order / second_order booleans and the tolerances used. With γ learned:
+    kkt_gamma (the γ violation, ≥ 0), grad_gamma (raw ∂E/∂γ), at_floor (γ at the floor: box constraint active) and
+    gamma_in_hessian (γ was a row/column of the Hessian); None at fixed γ.
     """
 
     energy: np.ndarray
@@ -46,6 +54,9 @@ class Certificate:
     hessian_tol: float
     active_rtol: float
     kkt_gamma: np.ndarray | None = None
+    grad_gamma: np.ndarray | None = None
+    at_floor: np.ndarray | None = None
+    gamma_in_hessian: np.ndarray | None = None
 
     @property
     def stationary(self) -> np.ndarray:
@@ -75,14 +86,14 @@ def certify(objective: Objective, theta: np.ndarray, gamma: np.ndarray, *, kkt_t
             hessian_tol: float = HESSIAN_TOL, active_rtol: float = ACTIVE_RTOL,
             gamma_floor: float | None = None) -> Certificate:
     """Certificate for each row of `theta` (R, P) at its noise level `gamma` (R,); pass `gamma_floor` when γ was
-    learned, so that points above the floor are also checked for stationarity in γ."""
+    learned, so that γ is certified as a coordinate (stationary above the floor, box-KKT at it; module docstring)."""
     theta = np.asarray(theta, dtype=np.float64)
-    gamma = np.broadcast_to(np.asarray(gamma, dtype=np.float64), (len(theta),))
-    E, g, g_gamma = objective.value_and_grad(theta, gamma)
-    kkt_gamma = None
-    if gamma_floor is not None:
-        above = gamma > gamma_floor * (1 + 1e-9)
-        kkt_gamma = np.where(above, np.abs(gamma * g_gamma) / np.maximum(np.abs(E), 1.0), 0.0)
+    gamma = np.array(np.broadcast_to(np.asarray(gamma, dtype=np.float64), (len(theta),)))
+    learned = gamma_floor is not None
+    if learned:
+        E, g, g_gamma, h_tg, h_gg = gamma_derivatives(objective, theta, gamma)
+    else:
+        E, g, g_gamma = objective.value_and_grad(theta, gamma)
     A = active_mask(objective, theta, active_rtol)
     b = block_scales(objective, theta)
     S = np.maximum(np.abs(E), 1.0)[:, None]
@@ -93,6 +104,21 @@ def certify(objective: Objective, theta: np.ndarray, gamma: np.ndarray, *, kkt_t
     min_inactive = np.where(A, np.inf, g).min(axis=1)
     H, order, valid = objective.active_hessian(theta, gamma, A)
     bA = np.take_along_axis(b, order, axis=1) * valid
+    kkt_gamma = at_floor = in_hessian = None
+    if learned:
+        b_gamma = gamma_scale(objective, gamma)
+        rel_gamma = g_gamma * b_gamma / S[:, 0]
+        at_floor = gamma <= gamma_floor * (1 + GAMMA_AT_FLOOR_RTOL)
+        kkt_gamma = np.where(at_floor, np.maximum(-rel_gamma, 0.0), np.abs(rel_gamma))
+        in_hessian = ~at_floor | (np.abs(rel_gamma) <= kkt_tol)
+        m = H.shape[1]
+        cross = np.take_along_axis(h_tg, order, axis=1) * valid * in_hessian[:, None]
+        Ha = np.zeros((len(H), m + 1, m + 1))
+        Ha[:, :m, :m] = H
+        Ha[:, :m, m] = Ha[:, m, :m] = cross
+        Ha[:, m, m] = np.where(in_hessian, h_gg, 0.0)
+        H, valid = Ha, np.concatenate([valid, in_hessian[:, None]], axis=1)
+        bA = np.concatenate([bA, (b_gamma * in_hessian)[:, None]], axis=1)
     eye = np.eye(H.shape[1])[None]
     # Padding slots get a large positive diagonal so they never set the smallest eigenvalue.
     big = np.abs(H).max(axis=(1, 2)) + 1.0
@@ -102,4 +128,5 @@ def certify(objective: Objective, theta: np.ndarray, gamma: np.ndarray, *, kkt_t
     eig_s = np.linalg.eigvalsh(Hs + eye * ((~valid) * big_s[:, None])[:, None, :])
     eig_rel = eig_s[:, 0] / np.maximum(np.abs(eig_s).max(axis=1), 1e-300)
     return Certificate(E, A, kkt_active, kkt_inactive, max_abs_active, min_inactive, eig_raw, eig_rel,
-                       kkt_tol, hessian_tol, active_rtol, kkt_gamma)
+                       kkt_tol, hessian_tol, active_rtol, kkt_gamma,
+                       g_gamma if learned else None, at_floor, in_hessian)

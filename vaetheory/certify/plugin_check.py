@@ -234,6 +234,9 @@ def _problems(variant, problem: Problem | None) -> list[str]:
     if out:
         return out
     out = _claim_problems(variant.claim, variant.gamma)
+    learned = getattr(variant, "learned_gamma_claim", None)  # optional: the claim with gamma learned
+    if learned is not None:
+        out += [f"learned_gamma_claim: {p}" for p in _claim_problems(learned, variant.gamma)]
     if any(p.startswith("gamma policy needs") for p in out):
         return out  # every later step evaluates at gamma.default
     layout, found = _layout(variant, problem)

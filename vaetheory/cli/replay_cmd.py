@@ -21,7 +21,8 @@ def replay(report, as_json):
         emit_json({"path": str(result.path), "variant": result.variant, "stored_verdict": result.stored_verdict,
                    "verdict": result.verdict, "support": result.support, "residual": result.residual,
                    "optimal_supports": result.optimal_supports, "energy": result.energy,
-                   "reproduced": result.reproduced, "mismatches": result.mismatches})
+                   "reproduced": result.reproduced, "mismatches": result.mismatches, "gamma": result.gamma,
+                   "limit": result.limit, "reason": result.reason})
     else:
         status = "reproduced" if result.reproduced else "NOT reproduced: " + "; ".join(result.mismatches)
         click.echo(f"{result.variant}: {result.verdict} (support {result.support}, residual {result.residual:.3g}; "

@@ -17,6 +17,10 @@ def _text(info: dict) -> list[str]:
              f"  claim: {claim['kind']}" + (f" - {claim['statement']}" if claim["statement"] else ""),
              *(f"    if {c['name']}: {c['description']}" for c in claim["conditions"]),
              f"  gamma: default {gamma['default']:g}, {learn}"]
+    lc = info.get("learned_gamma_claim")
+    if lc:
+        lines += [f"  claim with gamma learned: {lc['kind']}" + (f" - {lc['statement']}" if lc["statement"] else ""),
+                  *(f"    if {c['name']}: {c['description']}" for c in lc["conditions"])]
     return lines
 
 

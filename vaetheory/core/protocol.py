@@ -14,6 +14,8 @@ Conventions the machinery relies on
 * Optional: ``hessian(params, Phi, X, gamma) -> (P, P)`` tensor, the exact Hessian of ``energy`` in the flat
   parameter order of ``param_specs``. When present, certificates and the Newton phase use it instead of autograd
   Hessian-vector products (the import checker compares it with autograd).
+* Optional: ``learned_gamma_claim: Claim``, the claim judged when γ is learned (``vaetheory.verdict.claims.claim_for``);
+  without it ``claim`` is judged in both γ modes.
 """
 from __future__ import annotations
 

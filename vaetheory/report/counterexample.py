@@ -79,13 +79,14 @@ def point_report(result: CheckResult, index: int, *, spec: str | None = None) ->
         "schema": SCHEMA,
         "kind": point.verdict,
         "variant": {"name": result.variant.name, "spec": variant_spec(result.variant, spec),
-                    "claim": {"kind": result.variant.claim.kind, "statement": result.variant.claim.statement,
+                    "claim": {"kind": result.claim.kind, "statement": result.claim.statement,
                               "conditions": result.claim_conditions, "status": result.claim_status}},
         "problem": {"Phi": p.Phi.tolist(), "X": p.X.tolist(), "Z": None if p.Z is None else p.Z.tolist(),
                     "noise": p.noise, "describe": p.describe()},
         "gamma": result.gamma,
         "gamma_mode": result.gamma_mode,
         "point_gamma": float(result.search.gamma[index]),
+        "gamma_floor": result.variant.gamma.floor if result.gamma_mode == "learned" else None,
         "seed": result.seed,
         "restart": index,
         "start": {"kind": starts.kinds[index],
@@ -120,8 +121,10 @@ def _markdown(data: dict, json_name: str, png_name: str | None) -> str:
         "",
         f"- claim ({data['variant']['claim']['kind']}): {data['variant']['claim']['statement']} — status "
         f"**{data['variant']['claim']['status']}**",
-        f"- gamma = {data['point_gamma']:g} ({data['gamma_mode']}), seed {data['seed']}, restart {data['restart']} "
-        f"(start: {data['start']['kind']})",
+        f"- gamma = {data['point_gamma']:g} ({data['gamma_mode']}"
+        + (f", floor {data['gamma_floor']:g}, {'gamma -> 0 limit verdict' if v.get('limit') else 'interior in gamma'}"
+           if data.get("gamma_floor") else "")
+        + f"), seed {data['seed']}, restart {data['restart']} (start: {data['start']['kind']})",
     ]
     if reached:
         lines.append(f"- {reached['count']} of {reached['of']} end points of the run reached this support with this "
@@ -274,10 +277,24 @@ def energy_profiles(data: dict, problem: Problem, variant: Variant, cache: dict 
         cache[("builtin vae-full", gamma)] = _optimal_point(fobj, mask, gamma)
     nu_opt = cache[("builtin vae-full", gamma)]
     _, F = _segment_energies(fobj, nu_bad, nu_opt, gamma)
-    return {"t": t.tolist(), "variant_energy": _finite_list(E), "vae_full_energy": _finite_list(F),
-            "optimal_energy": float(E[-1]) if np.isfinite(E[-1]) else None,
-            "optimal_support": list(data["oracle"]["supports"][0]),
-            "barrier": {"height": barrier["height"], "t_peak": barrier["t_peak"], "t_cross": barrier["t_cross"]}}
+    out = {"t": t.tolist(), "variant_energy": _finite_list(E), "vae_full_energy": _finite_list(F),
+           "optimal_energy": float(E[-1]) if np.isfinite(E[-1]) else None,
+           "optimal_support": list(data["oracle"]["supports"][0]),
+           "barrier": {"height": barrier["height"], "t_peak": barrier["t_peak"], "t_cross": barrier["t_cross"]}}
+    if data.get("gamma_mode") == "learned":
+        out["gamma_profile"] = gamma_profile(objective, bad, gamma)
+    return out
+
+
+def gamma_profile(objective: Objective, theta: np.ndarray, gamma: float, span: float = 2.0, steps: int = 81) -> dict:
+    """The energy along γ through the point (θ fixed), on γ × 10^[−span, span] (log-spaced): with γ learned, an
+    interior minimum sits at the bottom of this profile; a γ → 0 limit point shows the slope n(d − |A|) in log γ."""
+    g = gamma * np.logspace(-span, span, steps)
+    try:
+        E, _, _ = objective.value_and_grad(np.repeat(theta[None], steps, axis=0), g)
+    except (FloatingPointError, VaetheoryError):
+        E = np.full(steps, np.nan)
+    return {"gamma": g.tolist(), "energy": _finite_list(E), "point_gamma": gamma}
 
 
 def render_png(data: dict, problem: Problem, variant: Variant, cache: dict | None = None) -> bytes:
@@ -300,7 +317,9 @@ def render_png(data: dict, problem: Problem, variant: Variant, cache: dict | Non
     bad_support = list(data["verdict"]["support"])
     opt_support = list(data["oracle"]["supports"][0])
 
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.6), gridspec_kw={"width_ratios": [1, 1.25, 1.1]})
+    gp = data.get("profile", {}).get("gamma_profile")
+    fig, axes = plt.subplots(1, 4 if gp else 3, figsize=(19 if gp else 15, 4.6),
+                             gridspec_kw={"width_ratios": [1, 1.25, 1.1] + ([0.9] if gp else [])})
     ax = axes[0]
     h = barrier["height"]
     ax.plot(barrier["t"], barrier["rel"], color="tab:red", lw=1.5)
@@ -360,6 +379,16 @@ def render_png(data: dict, problem: Problem, variant: Variant, cache: dict | Non
     ax.set_ylabel("t: toward max(bad, optimal) (√ scale)")
     ax.set_title("energy on the plane through the three points (black: E = E(bad))", fontsize=9)
     ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.17), ncol=4, frameon=False)
+
+    if gp:  # learned γ: the energy along γ through the point, θ fixed
+        ax = axes[3]
+        ax.semilogx(gp["gamma"], [np.nan if e is None else e for e in gp["energy"]], color="tab:purple")
+        ax.axvline(gp["point_gamma"], color="tab:red", lw=0.8, ls="--")
+        if data.get("gamma_floor"):
+            ax.axvline(data["gamma_floor"], color="0.5", lw=0.8, ls=":")
+        ax.set_xlabel("γ (θ fixed; dashed: the point, dotted: the floor)")
+        ax.set_ylabel("energy")
+        ax.set_title("energy along γ through the point", fontsize=9)
 
     fig.suptitle(f"{data['kind']}: {data['variant']['name']} on {data['problem']['describe']}, "
                  f"γ = {gamma:g} ({data['gamma_mode']})", fontsize=10)
@@ -460,6 +489,9 @@ class ReplayResult:
     energy: float
     reproduced: bool
     mismatches: list[str]
+    gamma: float | None = None
+    limit: bool = False
+    reason: str | None = None
 
 
 def load_report(path: str | os.PathLike) -> dict:
@@ -500,7 +532,9 @@ def replay_report(path: str | os.PathLike, *, variant: Variant | None = None) ->
         gamma = float(data["point_gamma"])
         tol = data["certificate"]
         tolerances = {k: tol[k] for k in ("kkt_tol", "hessian_tol", "active_rtol")}
-        floor = variant.gamma.floor if data.get("gamma_mode") == "learned" else None
+        floor = None
+        if data.get("gamma_mode") == "learned":
+            floor = float(data["gamma_floor"]) if data.get("gamma_floor") is not None else variant.gamma.floor
     except (KeyError, TypeError, ValueError) as exc:
         if isinstance(exc, VaetheoryError):
             raise
@@ -514,10 +548,13 @@ def replay_report(path: str | os.PathLike, *, variant: Variant | None = None) ->
     mismatches = []
     if verdict != data.get("kind", stored.get("verdict")):
         mismatches.append(f"verdict {verdict} != stored {data.get('kind')}")
+    if "limit" in stored and bool(judged.limit[0]) != bool(stored["limit"]):
+        mismatches.append(f"limit {bool(judged.limit[0])} != stored {stored['limit']}")
     if support != list(stored.get("support", [])):
         mismatches.append(f"support {support} != stored {stored.get('support')}")
     if [list(s) for s in oracle.supports] != [list(s) for s in data["oracle"]["supports"]]:
         mismatches.append(f"optimal supports {[list(s) for s in oracle.supports]} != stored "
                           f"{data['oracle']['supports']}")
     return ReplayResult(Path(path), variant.name, str(data.get("kind")), verdict, support, residual,
-                        [list(s) for s in oracle.supports], float(cert.energy[0]), not mismatches, mismatches)
+                        [list(s) for s in oracle.supports], float(cert.energy[0]), not mismatches, mismatches, gamma,
+                        bool(judged.limit[0]), judged.reasons[0])

@@ -46,6 +46,8 @@ class CollapsedVAE:
     description: str
     claim: Claim
     gamma: GammaPolicy = GammaPolicy(default=1e-4, learnable=True, floor=1e-6)
+    #: optional protocol attribute: the claim judged when γ is learned (`vaetheory.verdict.claims.claim_for`)
+    learned_gamma_claim: Claim | None = None
 
     def param_specs(self, d, kappa, n):
         return {"nu": ParamSpec((kappa,), nonneg=True)}
@@ -159,11 +161,20 @@ class SplitSignAE:
 VAE_FULL = CollapsedVAE(
     "full", "vae-full", "VAE, full-covariance Gaussian encoder (exact marginalisation): L_full = M-SBL cost",
     Claim("optimal_minima", ("urp", "r_less_than_d", "orthogonal_rows", "fixed_gamma", "small_gamma"),
-          "every local minimum at fixed small gamma is optimally sparse (docs/theory.md C1)"))
+          "every local minimum at fixed small gamma is optimally sparse (docs/theory.md C1)"),
+    learned_gamma_claim=Claim(
+        "optimal_minima", ("urp", "r_less_than_d", "orthogonal_rows", "learned_gamma"),
+        "with gamma learned (down to the floor, confirmed as a gamma -> 0 limit there) every local minimum is "
+        "optimally sparse (docs/theory.md C6(b))"))
 VAE_DIAG = CollapsedVAE(
     "diag", "vae-diag", "VAE, diagonal (mean-field) Gaussian encoder: L_diag",
     Claim("bad_minima_exist", ("nonoptimal_bfs_exists", "fixed_gamma", "small_gamma"),
-          "a non-optimal basic feasible solution is a bad local minimum at fixed small gamma (docs/theory.md C2)"))
+          "a non-optimal basic feasible solution is a bad local minimum at fixed small gamma (docs/theory.md C2)"),
+    learned_gamma_claim=Claim(
+        "bad_minima_exist", ("nonoptimal_bfs_exists", "learned_gamma"),
+        "with gamma learned the mean-field VAE has bad local minima (interior in gamma, at non-optimal supports; "
+        "docs/theory.md C6(c)); each certified one refutes 'the mean-field VAE has no bad local minima when gamma is "
+        "learned' (docs/learned-gamma.md)"))
 AE_L21 = GroupLassoAE()
 AE_L1 = SplitSignAE("l1", "ae-l1", "deterministic AE, R=||.||_1 + beta||w||^2 (row penalty ~ ||u_j||_1^(2/3))")
 AE_LOG = SplitSignAE("log", "ae-log", "deterministic AE, R=sum log(|z|+eps) + beta||w||^2 (separable concave)")

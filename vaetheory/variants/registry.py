@@ -154,10 +154,17 @@ def describe_variant(spec: str) -> dict:
         claim, gamma = variant.claim, variant.gamma
         conditions = [{"name": c, "description": CONDITION_DESCRIPTIONS[c] if c in CONDITION_DESCRIPTIONS else "unknown condition"}
                       for c in claim.conditions]
+        def _claim(c):
+            return {"kind": c.kind, "statement": c.statement,
+                    "conditions": [{"name": x, "description": CONDITION_DESCRIPTIONS.get(x, "unknown condition")}
+                                   for x in c.conditions]}
+
+        learned = getattr(variant, "learned_gamma_claim", None)  # optional: the claim judged with gamma learned
         return {
             "name": variant.name,
             "description": variant.description,
             "claim": {"kind": claim.kind, "statement": claim.statement, "conditions": conditions},
+            "learned_gamma_claim": None if learned is None else _claim(learned),
             "gamma": {"default": gamma.default, "learnable": gamma.learnable, "floor": gamma.floor},
             "origin": {"kind": origin.kind, "source": origin.source},
         }

@@ -3,7 +3,7 @@ and `run_check`, which runs the pipeline below it for one problem and one varian
 from vaetheory.core.lazy import attach
 
 __getattr__, __dir__, __all__ = attach(__name__, {
-    "VERDICTS": "judge", "PointVerdict": "judge", "judge_points": "judge", "summarise": "judge",
-    "CONDITIONS": "claims", "STATUSES": "claims", "claim_status": "claims",
+    "VERDICTS": "judge", "PointVerdict": "judge", "judge_points": "judge", "point_verdicts": "judge", "summarise": "judge",
+    "CONDITIONS": "claims", "STATUSES": "claims", "claim_status": "claims", "claim_for": "claims",
     "CheckResult": "check", "ProblemAnalysis": "check", "analyse_problem": "check", "run_check": "check",
 })

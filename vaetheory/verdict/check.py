@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from vaetheory.certify.numeric import Certificate
-from vaetheory.verdict.claims import ClaimContext, claim_status, conditions_met
+from vaetheory.verdict.claims import ClaimContext, claim_for, claim_status, conditions_met
 from vaetheory.problems.conditions import ConditionReport, check_conditions
 from vaetheory.core.errors import InputError
 from vaetheory.search.objective import Objective
@@ -21,7 +21,7 @@ from vaetheory.oracle.relax import RelaxationResult, l21_relaxation
 from vaetheory.search.multistart import SearchResult, make_starts, minimise
 from vaetheory.core.validation import check_int, check_positive
 from vaetheory.core.protocol import Variant
-from vaetheory.verdict.judge import PointVerdict, judge_points, summarise
+from vaetheory.verdict.judge import PointVerdict, judge_points, point_verdicts, summarise
 
 
 @dataclass(frozen=True)
@@ -58,6 +58,11 @@ class CheckResult:
     timings: dict[str, float] = field(default_factory=dict)
 
     @property
+    def claim(self):
+        """The claim judged: the variant's claim for this run's γ mode."""
+        return claim_for(self.variant, self.gamma_mode)
+
+    @property
     def bad_points(self) -> list[int]:
         return [i for i, p in enumerate(self.points) if p.verdict == "bad_local_min"]
 
@@ -77,7 +82,7 @@ class CheckResult:
             "optimal": {"k": o.k, "supports": [list(s) for s in o.supports], "method": o.method},
             "relaxation": None if rel is None else rel.to_dict() | {"row_norms": None},
             "conditions": self.analysis.conditions.to_dict(),
-            "claim": {"kind": self.variant.claim.kind, "statement": self.variant.claim.statement,
+            "claim": {"kind": self.claim.kind, "statement": self.claim.statement,
                       "conditions": self.claim_conditions, "status": self.claim_status},
             "points": [p.to_dict() for p in self.points],
             "summary": self.summary,
@@ -97,7 +102,8 @@ def run_check(problem: Problem, variant: Variant, *, restarts: int = 32, seed: i
     gamma: the fixed γ (default: the variant's), or the starting γ when `learn_gamma` (then γ is learned down to the
     variant's floor and each point is certified at its final γ). seed: seeds every random choice of the run.
     maxiter: L-BFGS-B iteration cap (default 20000 at fixed γ; 3000 with γ learned, where the joint run converges
-    slowly on some landscapes and its unconverged points are reported as not_converged).
+    slowly on some landscapes; the joint Newton phase in (θ, γ) finishes the job, docs/learned-gamma.md).
+    The claim judged is the variant's claim for the γ mode (`claim_for`).
     """
     if maxiter is None:
         maxiter = 3000 if learn_gamma else 20000
@@ -115,7 +121,7 @@ def run_check(problem: Problem, variant: Variant, *, restarts: int = 32, seed: i
     t = time.perf_counter()
     l21 = analysis.relaxation.support if analysis.relaxation is not None else None
     starts = make_starts(objective, restarts, rng, gamma, optimal_supports=analysis.oracle.supports, l21_support=l21,
-                         adversarial_fraction=adversarial_fraction)
+                         adversarial_fraction=adversarial_fraction, learn_gamma=learn_gamma)
     search = minimise(objective, starts, gamma, learn_gamma=learn_gamma, maxiter=maxiter)
     timings["search"] = time.perf_counter() - t
     t = time.perf_counter()
@@ -125,13 +131,10 @@ def run_check(problem: Problem, variant: Variant, *, restarts: int = 32, seed: i
     U = objective.representation(search.theta, search.gamma)
     own = np.linalg.norm(problem.X[None] - problem.Phi[None] @ U, axis=(1, 2)) / np.linalg.norm(problem.X)
     timings["certify"] = time.perf_counter() - t
-    points = [PointVerdict(v, [int(j) for j in np.flatnonzero(masks[i])], float(cert.energy[i]), float(residuals[i]),
-                           float(own[i]), float(cert.kkt[i]), float(cert.kkt_active[i]), float(cert.kkt_inactive[i]),
-                           float(cert.min_inactive_grad[i]), float(cert.min_hessian_eig[i]),
-                           float(cert.min_hessian_eig_rel[i]), float(search.gamma[i]), starts.kinds[i])
-              for i, v in enumerate(verdicts)]
+    points = point_verdicts(judged, search.gamma, starts.kinds, own)
     summary = summarise(verdicts)
     ctx = ClaimContext(analysis.conditions, analysis.oracle, float(np.max(search.gamma)), search.gamma_mode)
-    _, values = conditions_met(variant.claim, ctx)
-    return CheckResult(variant, problem, analysis, search, cert, points, summary, claim_status(variant.claim, ctx,
-                       summary), values, gamma, search.gamma_mode, seed, timings)
+    claim = claim_for(variant, search.gamma_mode)
+    _, values = conditions_met(claim, ctx)
+    return CheckResult(variant, problem, analysis, search, cert, points, summary, claim_status(claim, ctx, summary),
+                       values, gamma, search.gamma_mode, seed, timings)

@@ -42,6 +42,16 @@ CONDITIONS: dict[str, tuple[str, Callable[[ClaimContext], bool | None]]] = {
 STATUSES = ("held", "refuted", "confirmed", "not_confirmed", "not_applicable", "undecided", "no_claim")
 
 
+def claim_for(variant, gamma_mode: str) -> Claim:
+    """The claim a variant makes in a γ mode: its optional ``learned_gamma_claim`` when γ is learned (if it has
+    one), else its ``claim``."""
+    if gamma_mode == "learned":
+        learned = getattr(variant, "learned_gamma_claim", None)
+        if learned is not None:
+            return learned
+    return variant.claim
+
+
 def conditions_met(claim: Claim, ctx: ClaimContext) -> tuple[bool | None, dict[str, bool | None]]:
     """(all met?, per-condition values). Unknown condition names raise KeyError (the import checker reports them)."""
     values = {name: CONDITIONS[name][1](ctx) for name in claim.conditions}

@@ -1,0 +1,151 @@
+"""Learned γ (docs/learned-gamma.md): γ derivatives, the certificate in linear γ, the floor as a box constraint, the
+γ → 0 limit verdict, learned-γ starts and point fields, and the curated learned-γ counterexample."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from vaetheory.certify.limit import confirm_limit
+from vaetheory.certify.numeric import certify
+from vaetheory.problems.generate import make_problem
+from vaetheory.report.counterexample import load_report, replay_report
+from vaetheory.search.multistart import gamma_derivatives, gamma_scale, make_starts, nonoptimal_bfs_masks
+from vaetheory.search.objective import Objective
+from vaetheory.variants import get_variant
+from vaetheory.variants.energies import collapsed_energy
+from vaetheory.verdict.check import analyse_problem, run_check
+
+#: The curated problem (d=3, κ=5, r=1, n=1; `vaetheory generate --d 3 --kappa 5 --r 1 --n 1 --seed 2`).
+SMALL = make_problem(3, 5, 1, 1, "orthogonal", 2)
+EXAMPLES = Path(__file__).resolve().parents[1] / "reports" / "examples"
+LEARNED_REPORTS = [p for p in sorted(EXAMPLES.glob("*.json")) if json.loads(p.read_text()).get("gamma_mode") == "learned"]
+
+
+@pytest.mark.parametrize("name", ["vae-full", "vae-diag"])
+def test_gamma_derivatives_match_plain_autograd(name):
+    """The batched forward-over-reverse γ derivatives equal plain (unbatched) autograd Hessians over (ν, γ)."""
+    problem = make_problem(5, 9, 2, 4, "orthogonal", 0)
+    obj = Objective(get_variant(name), problem)
+    rng = np.random.default_rng(0)
+    theta = rng.exponential(size=(2, problem.kappa)) * (rng.random((2, problem.kappa)) > 0.3)
+    gamma = np.array([1e-4, 0.3])
+    E, g, gg, h_tg, h_gg = gamma_derivatives(obj, theta, gamma)
+    cov = "full" if name == "vae-full" else "diag"
+    for i in range(2):
+        x = torch.tensor(np.concatenate([theta[i], [gamma[i]]]), requires_grad=True)
+
+        def f(x):
+            return collapsed_energy(problem.Phi, problem.X, x[:-1], x[-1], cov)
+
+        H = torch.autograd.functional.hessian(f, x).numpy()
+        scale = np.abs(H).max()
+        assert np.allclose(h_tg[i], H[:-1, -1], atol=1e-9 * scale, rtol=1e-8)
+        assert np.isclose(h_gg[i], H[-1, -1], rtol=1e-8, atol=1e-9 * scale)
+        grad = torch.autograd.grad(f(x), x)[0].numpy()
+        assert np.allclose(gg[i], grad[-1], rtol=1e-9, atol=1e-9 * np.abs(grad).max())
+
+
+def test_nonoptimal_bfs_at_the_floor_is_not_a_box_kkt_point():
+    """docs/theory.md C6(a): at a non-optimal BFS, ∂L_diag/∂γ at the floor is negative; the certificate in linear γ sees
+    it at full strength (the log-γ measure γ·∂E/∂γ is smaller by the factor γ/b_γ)."""
+    problem = make_problem(6, 12, 2, 4, "orthogonal", 1)
+    analysis = analyse_problem(problem, relax=False)
+    obj = Objective(get_variant("vae-diag"), problem)
+    masks = nonoptimal_bfs_masks(problem, analysis.oracle.supports, 3, np.random.default_rng(0))
+    floor = 1e-6
+    theta = obj.layout.pack(obj.variant.init_from_support(problem, masks, floor), len(masks))  # exact fits
+    assert len(theta) == 3
+    cert = certify(obj, theta, np.full(len(theta), floor), gamma_floor=floor)
+    assert (cert.grad_gamma < 0).all() and cert.at_floor.all()
+    assert (cert.kkt_gamma > cert.kkt_tol).all() and not cert.stationary.any()
+    log_measure = np.abs(floor * cert.grad_gamma) / np.maximum(np.abs(cert.energy), 1)
+    assert (cert.kkt_gamma > 1e4 * log_measure).all()  # the log-γ measure shrinks the evidence by γ/b_γ
+
+
+def test_gamma_scale_is_scale_free():
+    obj = Objective(get_variant("vae-diag"), SMALL)
+    assert gamma_scale(obj, np.array([1e-9]))[0] == pytest.approx(np.mean(SMALL.X**2))
+    assert gamma_scale(obj, np.array([50.0]))[0] == 50.0
+
+
+def test_limit_confirms_an_optimal_floor_point_with_the_expected_slope():
+    problem = make_problem(5, 9, 2, 4, "orthogonal", 0)
+    analysis = analyse_problem(problem, relax=False)
+    obj = Objective(get_variant("vae-full"), problem)
+    mask = np.zeros((1, problem.kappa), dtype=bool)
+    mask[0, list(analysis.oracle.supports[0])] = True
+    theta = obj.layout.pack(obj.variant.init_from_support(problem, mask, 1e-6), 1)
+    check = confirm_limit(obj, theta, 1e-6)
+    assert check.confirmed[0], check.reasons
+    assert check.expected_slope[0] == problem.n * (problem.d - analysis.oracle.k)
+    assert abs(check.slope[0] - check.expected_slope[0]) < 0.05 * problem.n
+
+
+def test_limit_rejects_a_point_whose_support_is_not_an_exact_fit():
+    """A support that does not fit X exactly has a data term ~ residual/γ: its slope is not n(d − |A|)."""
+    obj = Objective(get_variant("vae-diag"), SMALL)
+    theta = np.zeros((1, SMALL.kappa))
+    theta[0, [0, 3]] = 1.0  # two columns, X outside their span
+    check = confirm_limit(obj, theta, 1e-6)
+    assert not check.confirmed[0] and check.reasons[0].startswith("limit:")
+
+
+def test_learned_gamma_starts_name_their_kind_and_start_small_at_bfs():
+    analysis = analyse_problem(SMALL)
+    obj = Objective(get_variant("vae-diag"), SMALL)
+    starts = make_starts(obj, 8, np.random.default_rng(0), 1e-4, optimal_supports=analysis.oracle.supports,
+                         l21_support=analysis.relaxation.support, learn_gamma=True)
+    assert {"l21", "bfs", "anneal", "random"} <= set(starts.kinds)
+    floor = obj.variant.gamma.floor
+    for kind, g in zip(starts.kinds, starts.gamma):
+        assert g == (10 * floor if kind == "bfs" else 1e-4)
+
+
+def test_check_json_has_gamma_fields_and_reasons():
+    """Every point names γ, the limit flag, its start kind and, when not certified, the reason."""
+    res = run_check(SMALL, get_variant("vae-diag"), restarts=8, seed=0, learn_gamma=True)
+    pts = res.to_dict()["points"]
+    for p in pts:
+        assert {"gamma", "limit", "start_kind", "reason", "at_floor", "kkt_gamma"} <= set(p)
+        assert (p["reason"] is None) == (p["verdict"] in ("optimal", "bad_local_min"))
+        if p["limit"]:
+            assert p["at_floor"] and p["limit_slope"] is not None
+    assert res.summary["bad_local_min"] >= 1  # the curated counterexample's problem
+    assert res.claim.kind == "bad_minima_exist" and res.claim_status == "confirmed"
+    assert all(p["gamma"] > 1e-3 for p in pts if p["verdict"] == "bad_local_min")
+    assert json.dumps(res.to_dict() | {"reports": []}, allow_nan=False)
+
+
+def _l_diag(Phi, X, nu, gamma):
+    """L_diag for batches of ν (B, κ) and γ (B,), in numpy (independent of the library's torch energies)."""
+    d, n = X.shape
+    c = (Phi**2).sum(0)
+    S = gamma[:, None, None] * np.eye(d) + (Phi[None] * nu[:, None, :]) @ Phi.T
+    return (np.einsum("dn,bdn->b", X, np.linalg.solve(S, X[None])) + n * np.log(gamma[:, None] + nu * c).sum(1)
+            + n * (d - Phi.shape[1]) * np.log(gamma))
+
+
+@pytest.mark.parametrize("path", LEARNED_REPORTS, ids=[p.stem for p in LEARNED_REPORTS])
+def test_learned_gamma_counterexample_is_a_minimum_over_nu_and_gamma(path):
+    """The curated learned-γ bad minimum replays, is interior in γ, and random feasible perturbations of (ν, γ),
+    evaluated in plain numpy, never lower its energy; its γ profile has its minimum at the point."""
+    replay = replay_report(path)
+    assert replay.reproduced and replay.verdict == "bad_local_min" and not replay.limit
+    data = load_report(path)
+    Phi, X = np.array(data["problem"]["Phi"]), np.array(data["problem"]["X"])
+    nu, gamma = np.array(data["end"]["theta"]), float(data["point_gamma"])
+    assert gamma > 100 * data["gamma_floor"]
+    E0 = _l_diag(Phi, X, nu[None], np.array([gamma]))[0]
+    rng = np.random.default_rng(0)
+    for scale in (1e-2, 1e-3, 1e-4):
+        dn = rng.standard_normal((4000, nu.size)) * scale * nu.max()
+        dg = rng.standard_normal(4000) * scale * gamma
+        changes = _l_diag(Phi, X, np.maximum(nu + dn, 0.0), gamma + dg) - E0
+        assert changes.min() > -1e-10 * max(abs(E0), 1.0), f"a perturbation of size {scale} lowered the energy"
+    prof = data["profile"]["gamma_profile"]
+    energies = np.array([np.inf if e is None else e for e in prof["energy"]])
+    assert abs(np.log(prof["gamma"][int(np.argmin(energies))] / gamma)) < 0.06  # grid step is 0.05 decades
