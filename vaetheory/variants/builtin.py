@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from vaetheory.variants.energies import ae_energy, ae_l21_profile, collapsed_energy, collapsed_hessian, posterior_mean
+from vaetheory.variants.interval_forms import collapsed_interval_derivatives
 from vaetheory.problems.problem import Problem
 from vaetheory.core.protocol import Claim, GammaPolicy, ParamSpec
 
@@ -49,6 +50,9 @@ class CollapsedVAE:
     def hessian(self, params, Phi, X, gamma):  # optional protocol method: closed form, exact
         return collapsed_hessian(Phi, X, params["nu"], gamma, self.covariance)
 
+    def interval_derivatives(self, theta, Phi, X, gamma, active, with_gamma):  # optional hook: interval proofs
+        return collapsed_interval_derivatives(theta, Phi, X, gamma, active, with_gamma, self.covariance)
+
     def init_random(self, problem, rng, size):
         return {"nu": _scale(problem) * rng.exponential(size=(size, problem.kappa))}
 
@@ -79,6 +83,10 @@ class GroupLassoAE:
 
     def energy(self, params, Phi, X, gamma):
         return ae_l21_profile(Phi, X, params["nu"], gamma, self.lam, self.beta)
+
+    def interval_derivatives(self, theta, Phi, X, gamma, active, with_gamma):  # optional hook: interval proofs
+        return collapsed_interval_derivatives(theta, Phi, X, gamma, active, with_gamma, "none",
+                                              noise_factor=self.lam, fit_weight=self.lam, linear=self.beta)
 
     def init_random(self, problem, rng, size):
         return {"nu": np.sqrt(_scale(problem)) * rng.exponential(size=(size, problem.kappa))}
