@@ -90,9 +90,14 @@ def _validated_variant(spec: str):
               help="Folder for counterexample reports and summaries.")
 @click.option("--profile", "profile_name", default=None,
               help="Run profile (ci, dev, deep; default: $VAETHEORY_PROFILE or ci).")
+@click.option("--prove/--no-prove", "prove", default=None,
+              help="Interval proofs of every reported minimum (docs/proofs.md); default: on when d <= 20.")
+@click.option("--require-proof", is_flag=True,
+              help="Exit 1 when a reported minimum (optimal or bad_local_min) is not proved (implies --prove).")
 @_budget_opt
 @_json_opt
-def check(variant_name, problem_path, restarts, seed, gamma, learn_gamma, out_dir, profile_name, budget, as_json):
+def check(variant_name, problem_path, restarts, seed, gamma, learn_gamma, out_dir, profile_name, prove, require_proof,
+          budget, as_json):
     """Search, certify and judge local minima: one variant on one problem, or (without --variant) the main job."""
     import json
 
@@ -103,8 +108,9 @@ def check(variant_name, problem_path, restarts, seed, gamma, learn_gamma, out_di
 
     profile = get_profile(profile_name)
     if problem_path is None:
-        require(gamma is None and not learn_gamma and restarts is None,
-                "--gamma, --learn-gamma and --restarts need --problem (the main job uses the profile's settings)")
+        require(gamma is None and not learn_gamma and restarts is None and prove is None and not require_proof,
+                "--gamma, --learn-gamma, --restarts, --prove and --require-proof need --problem (the main job uses "
+                "the profile's settings)")
         variants = None if variant_name is None else [_validated_variant(variant_name)]
         specs = None if variant_name is None else {variants[0].name: variant_name}
         job = run_main_job(profile.name, out_dir, seed, variants, progress=not as_json, specs=specs)
@@ -119,7 +125,8 @@ def check(variant_name, problem_path, restarts, seed, gamma, learn_gamma, out_di
     variant = _validated_variant(variant_name)
     p = load_problem(problem_path)
     result = run_check(p, variant, restarts=32 if restarts is None else restarts, seed=seed, gamma=gamma,
-                       learn_gamma=learn_gamma, analysis=analyse_problem(p, budget=budget))
+                       learn_gamma=learn_gamma, analysis=analyse_problem(p, budget=budget),
+                       prove=True if require_proof else prove)
     paths = write_check_reports(result, out_dir, spec=variant_name)
     if as_json:
         emit_json(result.to_dict() | {"reports": [str(x.json) for x in paths]})
@@ -127,6 +134,17 @@ def check(variant_name, problem_path, restarts, seed, gamma, learn_gamma, out_di
         s = result.summary
         click.echo(f"{variant.name} on {p.describe()} (gamma={result.gamma:g}, {result.gamma_mode}): "
                    + ", ".join(f"{k}={v}" for k, v in s.items()) + f"; claim {result.claim_status}")
+        if result.proofs is not None:
+            click.echo("  proved: " + ", ".join(f"{v} {c['proved']}/{result.summary[v]}"
+                                                for v, c in result.proofs.items() if v in ("optimal", "bad_local_min")))
         for x in paths:
             click.echo(f"  report: {x.json}", err=True)
+    if require_proof:
+        from vaetheory.verdict.proofs import unproved_minima
+
+        missing = unproved_minima(result.points)
+        if missing:
+            click.echo(f"--require-proof: {len(missing)} reported minimum/minima not proved (points {missing})",
+                       err=True)
+            raise SystemExit(EXIT_REFUTED)
     raise SystemExit(EXIT_REFUTED if result.claim_status == "refuted" else EXIT_OK)

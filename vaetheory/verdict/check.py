@@ -22,6 +22,7 @@ from vaetheory.search.multistart import SearchResult, make_starts, minimise
 from vaetheory.core.validation import check_int, check_positive
 from vaetheory.core.protocol import Variant
 from vaetheory.verdict.judge import PointVerdict, judge_points, summarise
+from vaetheory.verdict.proofs import PROVE_MAX_D, attach_proofs, oracle_evidence, proof_summary
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,7 @@ class CheckResult:
     gamma_mode: str
     seed: int
     timings: dict[str, float] = field(default_factory=dict)
+    proofs: dict[str, dict[str, int]] | None = None  # proof statuses per verdict (None: proofs not run)
 
     @property
     def bad_points(self) -> list[int]:
@@ -74,13 +76,15 @@ class CheckResult:
             "gamma_mode": self.gamma_mode,
             "seed": self.seed,
             "restarts": len(self.points),
-            "optimal": {"k": o.k, "supports": [list(s) for s in o.supports], "method": o.method},
+            "optimal": {"k": o.k, "supports": [list(s) for s in o.supports], "method": o.method,
+                        "witness_residual": oracle_evidence(o, self.problem.Phi, self.problem.X)["witness_residual"]},
             "relaxation": None if rel is None else rel.to_dict() | {"row_norms": None},
             "conditions": self.analysis.conditions.to_dict(),
             "claim": {"kind": self.variant.claim.kind, "statement": self.variant.claim.statement,
                       "conditions": self.claim_conditions, "status": self.claim_status},
             "points": [p.to_dict() for p in self.points],
             "summary": self.summary,
+            "proofs": self.proofs,
             "certificate_tolerances": {"kkt_tol": self.certificate.kkt_tol,
                                        "hessian_tol": self.certificate.hessian_tol,
                                        "active_rtol": self.certificate.active_rtol},
@@ -91,13 +95,15 @@ class CheckResult:
 
 def run_check(problem: Problem, variant: Variant, *, restarts: int = 32, seed: int = 0, gamma: float | None = None,
               learn_gamma: bool = False, analysis: ProblemAnalysis | None = None, budget: int = DEFAULT_BUDGET,
-              adversarial_fraction: float = 0.25, maxiter: int | None = None) -> CheckResult:
+              adversarial_fraction: float = 0.25, maxiter: int | None = None, prove: bool | None = None
+              ) -> CheckResult:
     """Search `variant` on `problem` from `restarts` starts, certify every end point and give verdicts.
 
     gamma: the fixed γ (default: the variant's), or the starting γ when `learn_gamma` (then γ is learned down to the
     variant's floor and each point is certified at its final γ). seed: seeds every random choice of the run.
     maxiter: L-BFGS-B iteration cap (default 20000 at fixed γ; 3000 with γ learned, where the joint run converges
     slowly on some landscapes and its unconverged points are reported as not_converged).
+    prove: attach an interval proof (docs/proofs.md) to every reported minimum; default: on when d ≤ PROVE_MAX_D.
     """
     if maxiter is None:
         maxiter = 3000 if learn_gamma else 20000
@@ -125,13 +131,21 @@ def run_check(problem: Problem, variant: Variant, *, restarts: int = 32, seed: i
     U = objective.representation(search.theta, search.gamma)
     own = np.linalg.norm(problem.X[None] - problem.Phi[None] @ U, axis=(1, 2)) / np.linalg.norm(problem.X)
     timings["certify"] = time.perf_counter() - t
+    proofs = [None] * len(verdicts)
+    if prove if prove is not None else problem.d <= PROVE_MAX_D:
+        t = time.perf_counter()
+        proofs = [p.to_dict() for p in attach_proofs(objective, search.theta, search.gamma, verdicts, masks,
+                                                     analysis.oracle, learn_gamma=learn_gamma, gamma_floor=floor,
+                                                     active_rtol=cert.active_rtol)]
+        timings["prove"] = time.perf_counter() - t
     points = [PointVerdict(v, [int(j) for j in np.flatnonzero(masks[i])], float(cert.energy[i]), float(residuals[i]),
                            float(own[i]), float(cert.kkt[i]), float(cert.kkt_active[i]), float(cert.kkt_inactive[i]),
                            float(cert.min_inactive_grad[i]), float(cert.min_hessian_eig[i]),
-                           float(cert.min_hessian_eig_rel[i]), float(search.gamma[i]), starts.kinds[i])
+                           float(cert.min_hessian_eig_rel[i]), float(search.gamma[i]), starts.kinds[i], proofs[i])
               for i, v in enumerate(verdicts)]
     summary = summarise(verdicts)
     ctx = ClaimContext(analysis.conditions, analysis.oracle, float(np.max(search.gamma)), search.gamma_mode)
     _, values = conditions_met(variant.claim, ctx)
     return CheckResult(variant, problem, analysis, search, cert, points, summary, claim_status(variant.claim, ctx,
-                       summary), values, gamma, search.gamma_mode, seed, timings)
+                       summary), values, gamma, search.gamma_mode, seed, timings,
+                       None if "prove" not in timings else proof_summary(verdicts, proofs))

@@ -30,6 +30,7 @@ class PointVerdict:
     min_hessian_eig_rel: float
     gamma: float
     start_kind: str
+    proof: dict | None = None  # the interval proof record (certify.proof.Proof.to_dict), when proofs were run
 
     def to_dict(self) -> dict:
         out = asdict(self)
