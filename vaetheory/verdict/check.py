@@ -22,7 +22,7 @@ from vaetheory.search.multistart import SearchResult, make_starts, minimise
 from vaetheory.core.validation import check_int, check_positive
 from vaetheory.core.protocol import Variant
 from vaetheory.verdict.judge import PointVerdict, judge_points, summarise
-from vaetheory.verdict.proofs import PROVE_MAX_D, attach_proofs, oracle_evidence, proof_summary
+from vaetheory.verdict.proofs import PROVE_MAX_D, attach_proofs, proof_summary
 
 
 @dataclass(frozen=True)
@@ -76,8 +76,7 @@ class CheckResult:
             "gamma_mode": self.gamma_mode,
             "seed": self.seed,
             "restarts": len(self.points),
-            "optimal": {"k": o.k, "supports": [list(s) for s in o.supports], "method": o.method,
-                        "witness_residual": oracle_evidence(o, self.problem.Phi, self.problem.X)["witness_residual"]},
+            "optimal": {"k": o.k, "supports": [list(s) for s in o.supports], "method": o.method},
             "relaxation": None if rel is None else rel.to_dict() | {"row_norms": None},
             "conditions": self.analysis.conditions.to_dict(),
             "claim": {"kind": self.variant.claim.kind, "statement": self.variant.claim.statement,
