@@ -6,18 +6,20 @@ others are held at exactly 0), and γ either fixed, a free coordinate (learned, 
 1. **refine**: a few Newton steps on the restricted gradient g(z) = ∇_z E, z = (θ_A[, γ]), in Arb at
    `precision_bits`, starting from the float64 point (the float point is only accurate to ~1e-16 and the Hessian
    entries at small γ are differences of large terms, so a box around the float point itself is too wide);
-2. **box**: B = z* ± ρ|z*| (relative radius ρ, the smallest that holds the reported float64 point, at least 1e-24);
+2. **box**: B = z* ± ρ|z*| with a tiny relative radius ρ (1e-24 at 256 bits, then 1e-34 at 384 bits: `LADDER`);
 3. **Krawczyk**: with C ≈ J(z*)⁻¹ and J(B) an enclosure of the restricted Hessian over B,
    K(B) = z* − C g(z*) + (I − C J(B))(B − z*); K(B) ⊂ int B proves that B holds exactly one stationary point of
    the restricted problem;
 4. **positive definite**: a Cholesky factorisation in ball arithmetic of J(B) − sI succeeds (every symmetric matrix
    in J(B) is then ≻ sI) for s = half the midpoint's smallest eigenvalue estimate (else s = 0);
 5. **strict complementarity**: every inactive gradient (and ∂E/∂γ at the floor) has a positive lower bound over B;
-6. **agreement**: the reported float64 point lies in B (inactive coordinates within ρ × their block's scale of 0),
-   and the variant's interval hook agrees with autograd at the reported point (it is the energy that was searched).
-
-All six → ``proved``: B contains exactly one point z* with g(z*) = 0 and it is a strict local minimum of the energy
-on {θ_nonneg ≥ 0 (, γ ≥ floor)}. Enclosures come from the variant's optional ``interval_derivatives`` hook (the
+6. **agreement**: the variant's interval hook agrees with autograd at the reported point (it is the energy that
+   was searched), and the reported float64 point lies within `AGREE_RTOL` (relative, per coordinate; inactive
+   coordinates relative to their block's scale) of the box centre: ``point_offset`` records that distance.
+All six → ``proved``: B contains exactly one point z* with g(z*) = 0, it is a strict local minimum of the energy
+on {θ_nonneg ≥ 0 (, γ ≥ floor)} with the reported active set, and it lies within ``point_offset`` + ρ of the
+reported point. `reprove` re-checks a stored record (replay): same box, same tests, and the reported point no
+farther from the centre than recorded. Enclosures come from the variant's optional ``interval_derivatives`` hook (the
 protocol docstring); a variant without it gets ``not_applicable``.
 """
 from __future__ import annotations
@@ -75,8 +77,10 @@ def _precision(bits: int):
 class _Problem:
     """The restricted problem at one point: which coordinates move, how the hook is called."""
 
-    def __init__(self, flint, hook, objective: Objective, active: Sequence[int], gamma: float, role: str):
+    def __init__(self, flint, hook, objective: Objective, active: Sequence[int], gamma: float, role: str,
+                 floor: float = 0.0):
         self.flint = flint
+        self.floor = float(floor)
         self.hook = hook
         self.P = objective.size
         self.active = [int(j) for j in active]
@@ -200,6 +204,9 @@ def _prove_box(rp: _Problem, z, rho: float, scales: list[float]) -> dict:
         if rp.nonneg_z[a] and not b > 0:
             out["failed"] = "the box reaches a coordinate's bound (an active value ≤ 0)"
             return out
+    if rp.role == "free" and not box[-1] > arb(rp.floor):
+        out["failed"] = "the box reaches the gamma floor"
+        return out
     try:
         g_c, H_c, _ = rp.evaluate(z)
         _, J, g_in = rp.evaluate(box)
@@ -284,6 +291,10 @@ def _hook_agrees(rp: _Problem, objective: Objective, theta: np.ndarray, gamma: f
     return None
 
 
+def _floor(variant, learn_gamma: bool, floor: float | None) -> float:
+    return 0.0 if not learn_gamma else float(variant.gamma.floor if floor is None else floor)
+
+
 def _gamma_role(variant, gamma: float, learn_gamma: bool, floor: float | None) -> str:
     if not learn_gamma:
         return "fixed"
@@ -320,16 +331,17 @@ def prove_point(objective: Objective, theta: np.ndarray, gamma: float, *, learn_
     ladder = [(bits or b, rho or r) for b, r in LADDER] if bits is None or rho is None else [(bits, rho)]
     out = None
     for b, r in ladder:
-        out = _prove_at(objective, hook, theta, float(gamma), active, role, b, r, agree_rtol, t0)
+        out = _prove_at(objective, hook, theta, float(gamma), active, role, b, r, agree_rtol, t0,
+                        _floor(variant, learn_gamma, gamma_floor))
         if out.proved or out.extra.get("final"):
             break
     out.extra.pop("final", None)
     return out
 
 
-def _prove_at(objective, hook, theta, gamma, active, role, bits, rho, agree_rtol, t0) -> Proof:
+def _prove_at(objective, hook, theta, gamma, active, role, bits, rho, agree_rtol, t0, floor) -> Proof:
     with _precision(bits) as flint:
-        rp = _Problem(flint, hook, objective, active, gamma, role)
+        rp = _Problem(flint, hook, objective, active, gamma, role, floor)
         base = dict(precision_bits=bits, active=tuple(active), gamma_role=role)
         try:
             bad_hook = _hook_agrees(rp, objective, theta, gamma)
@@ -409,7 +421,7 @@ def reprove(objective: Objective, theta: np.ndarray, gamma: float, stored: Proof
     if not (0 < rho <= RHO_MAX):
         return Proof("not_proved", METHOD, f"stored box radius {rho!r} out of range", **base)
     with _precision(bits) as flint:
-        rp = _Problem(flint, hook, objective, active, float(gamma), role)
+        rp = _Problem(flint, hook, objective, active, float(gamma), role, _floor(variant, learn_gamma, gamma_floor))
         if len(stored.center) != rp.size:
             return Proof("not_proved", METHOD, "the stored box centre has the wrong number of coordinates", **base)
         try:
