@@ -10,7 +10,8 @@ Notation (THEORY.md §2): Σ = γI + Φ diag(ν) Φᵀ, S = Σ⁻¹, K = Φᵀ S
 With ∂Σ/∂ν_j = φ_jφ_jᵀ, ∂Σ/∂γ = I and ∂S = −S (∂Σ) S:
 
 * f = tr(Xᵀ S X):      ∂f/∂ν_j = −M_jj,   ∂f/∂γ = −‖SX‖²_F,
-                        ∂²f/∂ν_j∂ν_k = 2 K_jk M_jk,   ∂²f/∂ν_j∂γ = 2 Σ_i (ΦᵀS²X)_ji B_ji,   ∂²f/∂γ² = 2 tr((SX)ᵀ S (SX));
+                        ∂²f/∂ν_j∂ν_k = 2 K_jk M_jk,   ∂²f/∂ν_j∂γ = 2 Σ_i (ΦᵀS²X)_ji B_ji,
+                        ∂²f/∂γ² = 2 tr((SX)ᵀ S (SX));
 * ℓ = log|Σ|:           ∂ℓ/∂ν_j = K_jj,    ∂ℓ/∂γ = tr S,
                         ∂²ℓ/∂ν_j∂ν_k = −K_jk²,   ∂²ℓ/∂ν_j∂γ = −‖Sφ_j‖²,   ∂²ℓ/∂γ² = −‖S‖²_F;
 * p = Σ_j log(γ + ν_j c_j) + (d − κ) log γ, with t_j = γ + ν_j c_j:
