@@ -330,6 +330,10 @@ def prove_point(objective: Objective, theta: np.ndarray, gamma: float, *, learn_
     active = [int(j) for j in np.flatnonzero(active_mask(objective, theta[None], active_rtol)[0])]
     if not active:
         return Proof("not_proved", METHOD, "no active coordinate", gamma_role=role)
+    fl = _floor(variant, learn_gamma, gamma_floor)
+    if role == "floor" and float(gamma) < fl * (1 - GAMMA_FLOOR_RTOL):
+        return Proof("not_proved", METHOD, f"gamma {float(gamma):.3g} is below the floor {fl:g}: not a feasible point",
+                     gamma_role=role)
     ladder = [(bits or b, rho or r) for b, r in LADDER] if bits is None or rho is None else [(bits, rho)]
     out = None
     for b, r in ladder:
