@@ -106,10 +106,14 @@ def relax(problem, as_json, budget):
               help="Time limit in seconds per variant, covering its import and all its runs; the variant then "
                    "runs in a child process that is killed when the time is up. Plug-ins always run that way, "
                    "with a default limit of 900 s; built-ins run in this process unless --timeout is given.")
+@click.option("--prove/--no-prove", "prove", default=None,
+              help="Interval proofs of every reported minimum (docs/proofs.md); default: on when d <= 20.")
+@click.option("--require-proof", is_flag=True,
+              help="Exit 1 when a reported minimum (optimal or bad_local_min) is not proved (implies --prove).")
 @_budget_opt
 @_json_opt
-def check(variant_name, problem_path, restarts, seed, gamma, learn_gamma, out_dir, profile_name, timeout, budget,
-          as_json):
+def check(variant_name, problem_path, restarts, seed, gamma, learn_gamma, out_dir, profile_name, timeout, prove,
+          require_proof, budget, as_json):
     """Search, certify and judge local minima: one variant on one problem, or (without --problem) the main job.
 
     One report per distinct bad support is written under --out (with the number of end points that reached it);
@@ -118,8 +122,9 @@ def check(variant_name, problem_path, restarts, seed, gamma, learn_gamma, out_di
     from vaetheory.cli.options import require
 
     if problem_path is None:
-        require(gamma is None and not learn_gamma and restarts is None,
-                "--gamma, --learn-gamma and --restarts need --problem (the main job uses the profile's settings)")
+        require(gamma is None and not learn_gamma and restarts is None and prove is None and not require_proof,
+                "--gamma, --learn-gamma, --restarts, --prove and --require-proof need --problem (the main job uses "
+                "the profile's settings)")
         from vaetheory.problems.profiles import get_profile
 
         profile = get_profile(profile_name)
@@ -148,7 +153,8 @@ def check(variant_name, problem_path, restarts, seed, gamma, learn_gamma, out_di
     from vaetheory.report import mainjob
 
     args = {"problem_path": problem_path, "restarts": 32 if restarts is None else restarts, "seed": seed,
-            "gamma": gamma, "learn_gamma": learn_gamma, "budget": budget, "out_dir": out_dir}
+            "gamma": gamma, "learn_gamma": learn_gamma, "budget": budget, "out_dir": out_dir,
+            "options": {"prove": True if require_proof else prove}}
     if isolated:
         limit = timeout if timeout is not None else mainjob.DEFAULT_PLUGIN_TIMEOUT
         done = mainjob.isolated_check_problem_file(variant_name, limit, **args)
@@ -158,8 +164,16 @@ def check(variant_name, problem_path, restarts, seed, gamma, learn_gamma, out_di
         emit_json(done["json"])
     else:
         click.echo(done["line"])
+        proofs = done["json"].get("proofs")
+        if proofs is not None:
+            click.echo("  proved: " + ", ".join(f"{v} {c['proved']}/{done['json']['summary'][v]}"
+                                                for v, c in proofs.items() if v in ("optimal", "bad_local_min")))
         for x in done["json"]["reports"]:
             click.echo(f"  report: {x}", err=True)
+    if require_proof and done["unproved"]:
+        click.echo(f"--require-proof: {len(done['unproved'])} reported minimum/minima not proved "
+                   f"(points {done['unproved']})", err=True)
+        raise SystemExit(EXIT_REFUTED)
     raise SystemExit(EXIT_REFUTED if done["claim_status"] == "refuted" else EXIT_OK)
 
 

@@ -22,9 +22,10 @@ def replay(report, as_json):
                    "verdict": result.verdict, "support": result.support, "residual": result.residual,
                    "optimal_supports": result.optimal_supports, "energy": result.energy,
                    "reproduced": result.reproduced, "mismatches": result.mismatches, "gamma": result.gamma,
-                   "limit": result.limit, "reason": result.reason})
+                   "limit": result.limit, "reason": result.reason, "proof": result.proof})
     else:
         status = "reproduced" if result.reproduced else "NOT reproduced: " + "; ".join(result.mismatches)
         click.echo(f"{result.variant}: {result.verdict} (support {result.support}, residual {result.residual:.3g}; "
-                   f"optimal {result.optimal_supports}) — {status}")
+                   f"optimal {result.optimal_supports}) — {status}"
+                   + ("" if result.proof is None else f"; proof {result.proof['status']}"))
     raise SystemExit(EXIT_OK if result.reproduced else EXIT_REFUTED)

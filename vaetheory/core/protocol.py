@@ -16,6 +16,15 @@ Conventions the machinery relies on
   Hessian-vector products (the import checker compares it with autograd).
 * Optional: ``learned_gamma_claim: Claim``, the claim judged when γ is learned (``vaetheory.verdict.claims.claim_for``);
   without it ``claim`` is judged in both γ modes.
+* Optional: ``interval_derivatives(theta, Phi, X, gamma, active, with_gamma) -> (grad, hess)``, the hook that makes
+  a variant's minima provable in interval arithmetic (`vaetheory.certify.interval`, docs/proofs.md). Arguments are
+  python-flint balls: ``theta`` a list of P ``flint.arb`` in the flat order of ``param_specs`` (inactive
+  coordinates exactly 0), ``Phi``/``X`` ``flint.arb_mat``, ``gamma`` a ``flint.arb``; ``active`` the sorted flat
+  indices of the active coordinates; ``with_gamma`` whether γ is one more coordinate. Return ``grad``, a list of P
+  balls (P + 1 with γ last when ``with_gamma``) enclosing ∂E/∂θ_i, and ``hess``, a square ``flint.arb_mat`` over
+  the active coordinates (then γ) enclosing the Hessian, both for EVERY point in the input balls, at the working
+  precision ``flint.ctx.prec``. Without it (or when ``energy`` is overridden below the class defining it) the
+  variant's proofs are ``not_applicable``; before trusting it the prover compares it with autograd at the point.
 """
 from __future__ import annotations
 

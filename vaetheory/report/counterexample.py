@@ -141,6 +141,13 @@ def _markdown(data: dict, json_name: str, png_name: str | None) -> str:
         f"- refit residual {v['residual']:.3g}; KKT active {v['kkt_active']:.3g}, inactive min "
         f"{v['kkt_inactive'] if v['kkt_inactive'] is None else format(v['kkt_inactive'], '.3g')}; smallest "
         f"relative active Hessian eigenvalue {v['min_hessian_eig_rel']:.3g}",
+    ]
+    pr = v.get("proof")
+    if pr is not None:
+        lines.append(f"- interval proof ({pr['method']}): **{pr['status']}** — {pr['reason']}"
+                     + ("" if pr.get("box_radius") is None else f" (box radius {pr['box_radius']:.1g} relative, "
+                        f"{pr['precision_bits']} bits)"))
+    lines += [
         "",
         f"Replay: `vaetheory replay {json_name}`",
     ]
@@ -492,6 +499,7 @@ class ReplayResult:
     gamma: float | None = None
     limit: bool = False
     reason: str | None = None
+    proof: dict | None = None  # the re-checked interval proof (None when the report stores none)
 
 
 def load_report(path: str | os.PathLike) -> dict:
@@ -555,6 +563,31 @@ def replay_report(path: str | os.PathLike, *, variant: Variant | None = None) ->
     if [list(s) for s in oracle.supports] != [list(s) for s in data["oracle"]["supports"]]:
         mismatches.append(f"optimal supports {[list(s) for s in oracle.supports]} != stored "
                           f"{data['oracle']['supports']}")
+    proof = None
+    if stored.get("proof") is not None:
+        proof = _replay_proof(objective, theta[0], gamma, stored["proof"], floor, tolerances["active_rtol"],
+                              verdict, support, oracle.k, mismatches)
     return ReplayResult(Path(path), variant.name, str(data.get("kind")), verdict, support, residual,
                         [list(s) for s in oracle.supports], float(cert.energy[0]), not mismatches, mismatches, gamma,
-                        bool(judged.limit[0]), judged.reasons[0])
+                        bool(judged.limit[0]), judged.reasons[0], proof)
+
+def _replay_proof(objective, theta, gamma, stored: dict, floor, active_rtol, verdict, support, k, mismatches
+                  ) -> dict:
+    """Re-check a stored ``proved`` interval proof on its stored box (certify.interval.reprove); any other stored
+    status is kept as it is. Appends to `mismatches` when a stored proof does not hold any more."""
+    from vaetheory.certify.interval import reprove
+    from vaetheory.certify.proof import Proof
+
+    try:
+        record = Proof.from_dict(stored)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"malformed proof record ({exc})") from None
+    if record.status != "proved":
+        return record.to_dict()
+    again = reprove(objective, theta, gamma, record, learn_gamma=floor is not None, gamma_floor=floor,
+                    active_rtol=active_rtol)
+    if again.proved and verdict == "bad_local_min" and not len(support) > k:
+        again = again.with_status("not_proved", f"support size {len(support)} does not exceed k* = {k}")
+    if not again.proved:
+        mismatches.append(f"stored proof does not hold: {again.reason}")
+    return again.to_dict()

@@ -173,8 +173,11 @@ def check_problem_file(spec: str, *, problem_path: str, restarts: int, seed: int
     s = result.summary
     line = (f"{variant.name} on {p.describe()} (gamma={result.gamma:g}, {result.gamma_mode}): "
             + ", ".join(f"{k}={v}" for k, v in s.items()) + f"; claim {result.claim_status}")
+    from vaetheory.verdict.proofs import unproved_minima
+
     return {"json": result.to_dict() | {"reports": [str(x.json) for x in paths]}, "line": line,
-            "claim_status": result.claim_status}
+            "claim_status": result.claim_status,
+            "unproved": unproved_minima(result.points) if result.proofs is not None else []}
 
 
 def isolated_check_problem_file(spec: str, timeout: float | None, **args) -> dict:

@@ -62,6 +62,11 @@ class CollapsedVAE:
 
         return collapsed_hessian(Phi, X, params["nu"], gamma, self.covariance)
 
+    def interval_derivatives(self, theta, Phi, X, gamma, active, with_gamma):  # optional hook: interval proofs
+        from vaetheory.variants.interval_forms import collapsed_interval_derivatives
+
+        return collapsed_interval_derivatives(theta, Phi, X, gamma, active, with_gamma, self.covariance)
+
     def init_random(self, problem, rng, size):
         return {"nu": _scale(problem) * rng.exponential(size=(size, problem.kappa))}
 
@@ -96,6 +101,12 @@ class GroupLassoAE:
         from vaetheory.variants.energies import ae_l21_profile
 
         return ae_l21_profile(Phi, X, params["nu"], gamma, self.lam, self.beta)
+
+    def interval_derivatives(self, theta, Phi, X, gamma, active, with_gamma):  # optional hook: interval proofs
+        from vaetheory.variants.interval_forms import collapsed_interval_derivatives
+
+        return collapsed_interval_derivatives(theta, Phi, X, gamma, active, with_gamma, "none",
+                                              noise_factor=self.lam, fit_weight=self.lam, linear=self.beta)
 
     def init_random(self, problem, rng, size):
         return {"nu": np.sqrt(_scale(problem)) * rng.exponential(size=(size, problem.kappa))}

@@ -6,7 +6,7 @@ variants can share it; `run_check` does the rest and returns a `CheckResult`.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -22,6 +22,7 @@ from vaetheory.search.multistart import SearchResult, make_starts, minimise
 from vaetheory.core.validation import check_int, check_positive
 from vaetheory.core.protocol import Variant
 from vaetheory.verdict.judge import PointVerdict, judge_points, point_verdicts, summarise
+from vaetheory.verdict.proofs import PROVE_MAX_D, attach_proofs, proof_summary
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,7 @@ class CheckResult:
     gamma_mode: str
     seed: int
     timings: dict[str, float] = field(default_factory=dict)
+    proofs: dict[str, dict[str, int]] | None = None  # proof statuses per verdict (None: proofs not run)
 
     @property
     def claim(self):
@@ -86,6 +88,7 @@ class CheckResult:
                       "conditions": self.claim_conditions, "status": self.claim_status},
             "points": [p.to_dict() for p in self.points],
             "summary": self.summary,
+            "proofs": self.proofs,
             "certificate_tolerances": {"kkt_tol": self.certificate.kkt_tol,
                                        "hessian_tol": self.certificate.hessian_tol,
                                        "active_rtol": self.certificate.active_rtol},
@@ -96,7 +99,8 @@ class CheckResult:
 
 def run_check(problem: Problem, variant: Variant, *, restarts: int = 32, seed: int = 0, gamma: float | None = None,
               learn_gamma: bool = False, analysis: ProblemAnalysis | None = None, budget: int = DEFAULT_BUDGET,
-              adversarial_fraction: float = 0.25, maxiter: int | None = None) -> CheckResult:
+              adversarial_fraction: float = 0.25, maxiter: int | None = None, prove: bool | None = None
+              ) -> CheckResult:
     """Search `variant` on `problem` from `restarts` starts, certify every end point and give verdicts.
 
     gamma: the fixed γ (default: the variant's), or the starting γ when `learn_gamma` (then γ is learned down to the
@@ -104,6 +108,7 @@ def run_check(problem: Problem, variant: Variant, *, restarts: int = 32, seed: i
     maxiter: L-BFGS-B iteration cap (default 20000 at fixed γ; 3000 with γ learned, where the joint run converges
     slowly on some landscapes; the joint Newton phase in (θ, γ) finishes the job, docs/learned-gamma.md).
     The claim judged is the variant's claim for the γ mode (`claim_for`).
+    prove: attach an interval proof (docs/proofs.md) to every reported minimum; default: on when d ≤ PROVE_MAX_D.
     """
     if maxiter is None:
         maxiter = 3000 if learn_gamma else 20000
@@ -132,9 +137,18 @@ def run_check(problem: Problem, variant: Variant, *, restarts: int = 32, seed: i
     own = np.linalg.norm(problem.X[None] - problem.Phi[None] @ U, axis=(1, 2)) / np.linalg.norm(problem.X)
     timings["certify"] = time.perf_counter() - t
     points = point_verdicts(judged, search.gamma, starts.kinds, own)
+    proofs = [None] * len(verdicts)
+    if prove if prove is not None else problem.d <= PROVE_MAX_D:
+        t = time.perf_counter()
+        proofs = [p.to_dict() for p in attach_proofs(objective, search.theta, search.gamma, verdicts, masks,
+                                                     analysis.oracle, learn_gamma=learn_gamma, gamma_floor=floor,
+                                                     active_rtol=cert.active_rtol)]
+        timings["prove"] = time.perf_counter() - t
+        points = [replace(p, proof=proofs[i]) for i, p in enumerate(points)]
     summary = summarise(verdicts)
     ctx = ClaimContext(analysis.conditions, analysis.oracle, float(np.max(search.gamma)), search.gamma_mode)
     claim = claim_for(variant, search.gamma_mode)
     _, values = conditions_met(claim, ctx)
     return CheckResult(variant, problem, analysis, search, cert, points, summary, claim_status(claim, ctx, summary),
-                       values, gamma, search.gamma_mode, seed, timings)
+                       values, gamma, search.gamma_mode, seed, timings,
+                       None if "prove" not in timings else proof_summary(verdicts, proofs))

@@ -48,6 +48,7 @@ class PointVerdict:
     grad_gamma: float | None = None
     limit_slope: float | None = None
     reason: str | None = None
+    proof: dict | None = None  # the interval proof record (certify.proof.Proof.to_dict), when proofs were run
 
     def to_dict(self) -> dict:
         out = asdict(self)

@@ -1,0 +1,67 @@
+"""Interval proofs attached to verdicts (docs/proofs.md).
+
+A reported minimum (``optimal`` or ``bad_local_min``) gets a `Proof` from `vaetheory.certify.interval`; other
+verdicts get ``not_applicable``. A ``bad_local_min`` keeps ``proved`` only when its support is larger than the
+oracle's k* (so non-optimality follows from the support size alone, not from a floating-point residual); the
+oracle's own evidence — k*, a witness support, that witness's least-squares residual and the oracle's method — is put
+beside it, since the proof takes k* from the oracle.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from vaetheory.certify.interval import METHOD, prove_points
+from vaetheory.certify.proof import Proof, not_applicable
+from vaetheory.oracle.exhaustive import OracleResult, fit_residual
+from vaetheory.verdict.judge import VERDICTS
+
+#: Proofs run by default when d is at most this (measured: bench/proof_cost.py, notes/issue-14.md).
+PROVE_MAX_D = 20
+MINIMA = ("optimal", "bad_local_min")
+
+
+def oracle_evidence(oracle: OracleResult, Phi: np.ndarray, X: np.ndarray) -> dict:
+    """k*, one witness support, its exact least-squares relative residual, and how the oracle decided."""
+    witness = list(oracle.supports[0]) if oracle.supports else None
+    return {"k_star": oracle.k, "witness_support": witness,
+            "witness_residual": None if witness is None else fit_residual(Phi, X, witness),
+            "oracle_method": oracle.method}
+
+
+def attach_proofs(objective, theta: np.ndarray, gamma: np.ndarray, verdicts: list[str], masks: np.ndarray,
+                  oracle: OracleResult, *, learn_gamma: bool = False, gamma_floor: float | None = None,
+                  active_rtol: float | None = None) -> list[Proof]:
+    """One `Proof` per point: interval proofs for the reported minima, with the k* rule for ``bad_local_min``."""
+    select = np.array([v in MINIMA for v in verdicts], dtype=bool)
+    kw = {} if active_rtol is None else {"active_rtol": active_rtol}
+    proofs = prove_points(objective, theta, gamma, select=select, learn_gamma=learn_gamma, gamma_floor=gamma_floor,
+                          **kw)
+    evidence = oracle_evidence(oracle, objective.problem.Phi, objective.problem.X)
+    out = []
+    for i, (v, pr) in enumerate(zip(verdicts, proofs)):
+        if pr is None:
+            out.append(not_applicable(METHOD, f"verdict {v}: not a reported minimum"))
+            continue
+        size = int(masks[i].sum())
+        if v == "bad_local_min":
+            pr = pr.with_status(pr.status, pr.reason, support_size=size, **evidence)
+            if pr.proved and not size > oracle.k:
+                pr = pr.with_status("not_proved", f"strict local minimum proved, but its support size {size} does not "
+                                    f"exceed k* = {oracle.k}: non-optimality is not proved")
+        out.append(pr)
+    return out
+
+
+def proof_summary(verdicts: list[str], proofs: list[dict | None]) -> dict[str, dict[str, int]]:
+    """Counts of proof statuses per verdict, e.g. {"bad_local_min": {"proved": 12, "not_proved": 0, ...}, ...}."""
+    out = {v: {"proved": 0, "not_proved": 0, "not_applicable": 0} for v in VERDICTS}
+    for v, p in zip(verdicts, proofs):
+        if p is not None:
+            out[v][p["status"]] += 1
+    return out
+
+
+def unproved_minima(points) -> list[int]:
+    """Indices of reported minima whose proof is missing or not ``proved`` (what ``--require-proof`` fails on)."""
+    return [i for i, p in enumerate(points)
+            if p.verdict in MINIMA and (p.proof is None or p.proof.get("status") != "proved")]
