@@ -158,21 +158,26 @@ def variant_records(spec: str, *, profile: str, seed: int, out_dir: str, problem
 
 
 def check_problem_file(spec: str, *, problem_path: str, restarts: int, seed: int, gamma: float | None,
-                       learn_gamma: bool, budget: int, out_dir: str, options: dict | None = None) -> dict:
+                       learn_gamma: bool, budget: int, out_dir: str, options: dict | None = None,
+                       oracle: str = "auto", mip_time_limit: float | None = None) -> dict:
     """One variant (by spec) on one problem file: run, write its reports, return the JSON of ``vaetheory check
     --json`` (with the report paths) and the one-line text summary (what ``check --problem`` prints).
 
+    oracle, mip_time_limit: how k* is found (`analyse_problem`; docs/oracles.md); the text line names the method.
     options: further keyword arguments for `run_check` (JSON-able: an isolated child receives them as JSON)."""
     from vaetheory.problems.problem import Problem
 
     variant = _load_checked(spec)
     p = Problem.load(problem_path)
+    extra = {} if mip_time_limit is None else {"mip_time_limit": mip_time_limit}
     result = run_check(p, variant, restarts=restarts, seed=seed, gamma=gamma, learn_gamma=learn_gamma,
-                       analysis=analyse_problem(p, budget=budget), **(options or {}))
+                       analysis=analyse_problem(p, budget=budget, oracle=oracle, **extra), **(options or {}))
     paths = write_check_reports(result, out_dir, spec=None if BUILTINS.get(spec) is variant else spec)
     s = result.summary
+    o = result.analysis.oracle
     line = (f"{variant.name} on {p.describe()} (gamma={result.gamma:g}, {result.gamma_mode}): "
-            + ", ".join(f"{k}={v}" for k, v in s.items()) + f"; claim {result.claim_status}")
+            + ", ".join(f"{k}={v}" for k, v in s.items()) + f"; claim {result.claim_status}; oracle {o.method} "
+            f"(k* {'=' if o.k_star_certain else '<='} {o.k_star}, {'certain' if o.k_star_certain else 'not certain'})")
     from vaetheory.verdict.proofs import unproved_minima
 
     return {"json": result.to_dict() | {"reports": [str(x.json) for x in paths]}, "line": line,
