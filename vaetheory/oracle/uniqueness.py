@@ -99,22 +99,26 @@ def oracle_uniqueness(problem: Problem, *, candidate=None, spark_budget: int = D
         details["spark_lower_bound"] = m + 1
         spark_text = f"spark ≥ {m + 1}: all {n_subsets(kappa, m):,} sets of {m} columns tested independent"
     else:
-        exact, verified = spark_bounds(Phi, budget=GENERIC_CHECK_BUDGET, rtol=DEPENDENCE_RTOL)
-        if exact is not None:  # a small dependent set: the exact spark is known and decides the bound
+        exact, verified = spark_bounds(Phi, budget=min(GENERIC_CHECK_BUDGET, spark_budget), rtol=DEPENDENCE_RTOL)
+        if exact is not None and exact < m + 1:  # a small dependent set: the exact spark decides the bound
             raise OracleNotApplicable(f"uniqueness: the bound fails: spark(Φ) = {exact} (exact) < {m + 1}")
-        if not assume_generic:
+        if exact is not None:  # every level enumerated up to min(d, κ): the spark is computed, not assumed
+            details["spark"] = exact
+            spark_text = f"spark = {exact} computed exactly"
+        elif not assume_generic:
             raise OracleNotApplicable(
                 f"uniqueness: spark(Φ) ≥ {m + 1} is needed; testing the C({kappa}, {m}) = {n_subsets(kappa, m):.3g} "
                 f"sets of {m} columns is over the budget of {spark_budget:,} and genericity is not assumed")
-        if rank_Phi < d:
+        elif rank_Phi < d:
             raise OracleNotApplicable(f"uniqueness: Φ is not generic (rank {rank_Phi} < d = {d}); spark unknown")
-        details["spark"] = d + 1
-        details["spark_verified_lower_bound"] = verified
-        assumption = (f"Φ is generic: spark(Φ) = d + 1 = {d + 1} (every d columns independent), which holds with "
-                      f"probability one for a Gaussian Φ; verified only rank Φ = d and every set of ≤ {verified - 1} "
-                      f"columns independent (the {m}-column sets are too many: C({kappa}, {m}) = "
-                      f"{n_subsets(kappa, m):.3g})")
-        spark_text = f"spark = d + 1 = {d + 1} by genericity (not verified)"
+        else:
+            details["spark"] = d + 1
+            details["spark_verified_lower_bound"] = verified
+            assumption = (f"Φ is generic: spark(Φ) = d + 1 = {d + 1} (every d columns independent), which holds "
+                          f"with probability one for a Gaussian Φ; verified only rank Φ = d and every set of ≤ "
+                          f"{verified - 1} columns independent (the {m}-column sets are too many: C({kappa}, {m}) = "
+                          f"{n_subsets(kappa, m):.3g})")
+            spark_text = f"spark = d + 1 = {d + 1} by genericity (not verified)"
     basis = (f"MMV uniqueness bound (Chen & Huo 2006): |S| = {size} < (spark − 1 + rank X)/2 with rank X = {rank_X} "
              f"and {spark_text}; {origin} fits X (residual {res:.2g})")
     return OracleAnswer("uniqueness", size, True, S, res, basis, (S,), True, rtol, time.perf_counter() - t0,
