@@ -104,7 +104,7 @@ def run_oracle(problem: Problem, method: str = "auto", *, budget: int = DEFAULT_
         try:
             return _chosen(step(), skipped, None)
         except OracleNotApplicable as exc:
-            skipped[name] = str(exc)
+            skipped[name] = str(exc).removeprefix(f"{name}: ")
     raise OracleNotApplicable("auto: no oracle method applies: " + "; ".join(f"{k}: {v}" for k, v in skipped.items()))
 
 

@@ -166,7 +166,9 @@ def judge_points(objective, theta: np.ndarray, gamma: np.ndarray, oracle: Oracle
                     limit[i] = True
                 else:
                     verdicts[i], reasons[i] = "not_converged", check.reasons[j]
-    method = oracle.method if isinstance(oracle, OracleAnswer) else "enumerate"
+    method = oracle.method
+    if isinstance(oracle, OracleResult) and method in ("rank-aware", "enumeration"):
+        method = "enumerate"  # a bare exhaustive OracleResult names its search, not the oracle method
     return Judgement(cert, masks, residuals, verdicts, limit, reasons, check, idx, method, oracle.k_star_certain)
 
 
