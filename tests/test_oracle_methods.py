@@ -253,3 +253,24 @@ def test_cli_uniqueness_not_applicable_is_one_line(tmp_path):
     OUTSIDE.save(path)
     res = _run("oracle", str(path), "--method", "uniqueness")
     assert res.exit_code == EXIT_USAGE and "bound fails" in res.stderr and len(res.stderr.splitlines()) == 1
+
+
+def test_replay_reruns_the_stored_oracle_method(tmp_path):
+    """A report judged with the uniqueness oracle replays with it (enumeration is not needed), and a report whose
+    oracle block predates the methods (method "rank-aware") replays by enumeration."""
+    from vaetheory.report.counterexample import replay_report, write_check_reports
+
+    problem = make_problem(6, 10, 2, 4, "orthogonal", seed=1)
+    analysis = analyse_problem(problem, oracle="uniqueness")
+    result = run_check(problem, get_variant("vae-diag"), restarts=4, seed=0, adversarial_fraction=1.0,
+                       analysis=analysis, prove=False)
+    assert result.bad_points and result.to_dict()["oracle"]["method"] == "uniqueness"
+    path = write_check_reports(result, tmp_path, limit=1, plot=False)[0].json
+    data = json.loads(path.read_text())
+    assert data["oracle"]["method"] == "uniqueness" and data["oracle"]["k_star_certain"] is True
+    again = replay_report(path)
+    assert again.reproduced, again.mismatches
+    legacy = {k: data["oracle"][k] for k in ("k", "supports", "rtol")} | {"method": "rank-aware"}
+    old = tmp_path / "old.json"
+    old.write_text(json.dumps(data | {"oracle": legacy}))
+    assert replay_report(old).reproduced
