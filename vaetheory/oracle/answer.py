@@ -97,6 +97,17 @@ class OracleAnswer:
                 "details": self.details, "k": self.k_star, "supports": [list(s) for s in self.optimal_supports]}
 
 
+    def record(self) -> dict:
+        """`to_dict` without wall-clock times (the answer's and each MIP attempt's): what JSON results and reports
+        store, so that the same inputs give the same bytes (the time goes to ``timings["oracle"]``)."""
+        out = {k: v for k, v in self.to_dict().items() if k != "seconds"}
+        details = dict(out.get("details") or {})
+        if "attempts" in details:
+            details["attempts"] = [{k: v for k, v in a.items() if k != "seconds"} for a in details["attempts"]]
+        out["details"] = details
+        return out
+
+
 def exact_rtol(problem) -> float:
     """Relative residual counted as an exact fit: RANGE_RTOL for noiseless problems, else the noise level
     ``3 σ √(dn) / ‖X‖`` capped at 0.5 (the same rule as the exhaustive oracle)."""

@@ -13,7 +13,8 @@ solver cannot check that, so a proven MIP answer is certain *under that assumpti
 When the returned solution touches the box (max |U| ≥ 0.999 M, "the bound was active") M is multiplied by 10 and the
 MIP solved again, up to `M_RETRIES` times; if it is still active the answer is not certain.
 
-**Proven.** HiGHS's status "optimal" (or a dual bound that reaches the best known support size): k* certain. On the
+**Proven.** HiGHS's dual bound (rounded up: the objective is an integer) reaches the size of the best exact fit
+(the refitted MIP solution or the witness): k* certain. On the
 time limit the answer keeps the best exact fit known (the MIP incumbent or the witness), an upper bound on k*, and
 HiGHS's dual bound as a lower bound; k* is then *not* certain. Every support the MIP returns is refitted by exact
 least squares before it is used. `optimal_supports` holds the one witness: the list may be incomplete.
@@ -158,7 +159,10 @@ def oracle_mip(problem: Problem, *, time_limit: float = DEFAULT_MIP_TIME_LIMIT, 
                       "support_size": None if found is None else len(found), "bound_active": active})
         if found is not None and (best is None or len(found) < len(best)):
             best, best_name = found, "MIP solution"
-        proven = best is not None and (status == "optimal" or lower >= len(best))
+        # proven: the solver's dual bound reaches the best exact fit (rows the solver kept at tiny |U| with b_j
+        # inside its integrality tolerance are counted by the refit, so they cannot fake a proof); a solver that
+        # reports no dual bound is trusted on its "optimal" status
+        proven = best is not None and (lower >= len(best) or (dual is None and status == "optimal"))
         if not (proven and active):
             break
         M *= 10.0  # the box was touching: a sparser solution may need larger entries; widen and solve again

@@ -107,12 +107,7 @@ def oracle_record(answer) -> dict:
     """The oracle evidence a report stores (docs/oracles.md): method, k*, whether certain, basis, assumption, witness
     and its residual, the optimal supports (also under the legacy keys ``k``/``supports``) and the method's details,
     without wall-clock times."""
-    out = {k: v for k, v in answer.to_dict().items() if k != "seconds"}
-    details = dict(out.get("details") or {})
-    if "attempts" in details:
-        details["attempts"] = [{k: v for k, v in a.items() if k != "seconds"} for a in details["attempts"]]
-    out["details"] = details
-    return out
+    return answer.record()
 
 
 #: ``oracle.method`` values of reports written before the oracle methods existed (all were enumerations).

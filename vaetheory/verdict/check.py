@@ -17,7 +17,7 @@ from vaetheory.core.errors import InputError
 from vaetheory.search.objective import Objective
 from vaetheory.oracle.answer import DEFAULT_MIP_TIME_LIMIT, OracleAnswer
 from vaetheory.oracle.auto import check_method, run_oracle
-from vaetheory.oracle.exhaustive import DEFAULT_BUDGET
+from vaetheory.oracle.exhaustive import DEFAULT_BUDGET, OracleResult
 from vaetheory.problems.problem import Problem
 from vaetheory.oracle.relax import RelaxationResult, judge_relaxation, l21_relaxation
 from vaetheory.search.multistart import SearchResult, make_starts, minimise
@@ -105,7 +105,7 @@ class CheckResult:
             "seed": self.seed,
             "restarts": len(self.points),
             "optimal": {"k": o.k, "supports": [list(s) for s in o.supports], "method": o.search},
-            "oracle": {k: v for k, v in o.to_dict().items() if k not in ("k", "supports")},
+            "oracle": {k: v for k, v in o.record().items() if k not in ("k", "supports")},
             "relaxation": None if rel is None else rel.to_dict() | {"row_norms": None},
             "relaxation_note": self.analysis.relaxation_note,
             "conditions": self.analysis.conditions.to_dict(),
@@ -118,7 +118,7 @@ class CheckResult:
                                        "hessian_tol": self.certificate.hessian_tol,
                                        "active_rtol": self.certificate.active_rtol},
             "search": {"nit": self.search.nit, "message": self.search.message},
-            "timings": self.timings,
+            "timings": self.timings | {"oracle": self.analysis.oracle.seconds},
         }
 
 
@@ -149,6 +149,8 @@ def run_check(problem: Problem, variant: Variant, *, restarts: int = 32, seed: i
     if analysis is None:
         analysis = analyse_problem(problem, budget=budget, oracle=oracle, mip_time_limit=mip_time_limit)
         timings["analysis"] = time.perf_counter() - t
+    if isinstance(analysis.oracle, OracleResult):  # a hand-built analysis holding a bare enumeration result
+        analysis = replace(analysis, oracle=analysis.oracle.answer(problem.Phi, problem.X))
     rng = np.random.default_rng(seed)
     objective = Objective(variant, problem)
     t = time.perf_counter()
