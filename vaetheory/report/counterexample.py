@@ -606,7 +606,7 @@ def replay_report(path: str | os.PathLike, *, variant: Variant | None = None) ->
     if stored.get("proof") is not None:
         proof = _replay_proof(objective, theta[0], gamma, stored["proof"], floor, tolerances["active_rtol"],
                               verdict, support, oracle.k, mismatches)
-    elif verdict in ("optimal", "bad_local_min"):
+    elif verdict in ("optimal", "bad_local_min", "undecided_min"):
         # a report written without a proof (older, or with --no-prove) is proved from its stored point here: the
         # skeptic gets the same evidence a fresh run would attach; a failure is shown, not a mismatch
         proof = _fresh_proof(objective, theta[0], gamma, floor, tolerances["active_rtol"], verdict, support,
