@@ -39,7 +39,8 @@ def wilson_interval(successes: int, trials: int, z: float = Z95) -> tuple[float,
     denom = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / denom
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return max(0.0, centre - half), min(1.0, centre + half)
+    lo, hi = max(0.0, centre - half), min(1.0, centre + half)
+    return (0.0 if successes == 0 else lo), (1.0 if successes == trials else hi)  # exact ends (no rounding)
 
 
 _QUERY = """
@@ -51,7 +52,7 @@ WITH runs AS (
            count(*) FILTER (WHERE verdict = 'saddle') AS saddle,
            count(*) FILTER (WHERE verdict = 'not_converged') AS not_converged,
            count(*) FILTER (WHERE verdict = 'error') AS errors,
-           count(*) FILTER (WHERE verdict = 'bad_local_min' AND limit) AS bad_limit,
+           count(*) FILTER (WHERE verdict = 'bad_local_min' AND "limit") AS bad_limit,
            bool_or(coalesce(lowest, false) AND verdict = 'optimal') AS recovered,
            bool_and(coalesce(k_star_certain, true)) AS certain,
            string_agg(DISTINCT oracle_method, ',') AS methods,

@@ -58,7 +58,7 @@ def _client(stack: ExitStack, *, workers: int | None, scheduler: str | None, cli
         return c, f"scheduler {scheduler}"
     n = workers or default_workers()
     cluster = stack.enter_context(LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                                               dashboard_address=None, silence_logs=40))
+                                               dashboard_address=":0", silence_logs=40))
     return stack.enter_context(Client(cluster)), f"LocalCluster({n} workers x 1 thread)"
 
 
