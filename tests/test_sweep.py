@@ -22,11 +22,11 @@ from vaetheory.sweep.tasks import ROW_FIELDS
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# Seconds on an idle core: 2 cells x 2 problems, one variant at fixed γ, 2 restarts, no relaxation.
+# Seconds on an idle core: 2 cells x 1 problem, one variant at fixed γ, 2 restarts, no relaxation.
 SPEC = """
 [sweep]
 name = "unit"
-problems = 2
+problems = 1
 restarts = 2
 variants = ["vae-diag"]
 gamma = ["fixed:1e-4"]
@@ -179,10 +179,10 @@ def swept(cluster, tmp_path_factory):
 
 def test_a_tiny_sweep_writes_one_file_per_task_with_the_schema(swept):
     spec, out, run = swept
-    assert run.total == run.ran == 4 and run.skipped == run.lost == 0
+    assert run.total == run.ran == 2 and run.skipped == run.lost == 0
     table = _rows(out)
     assert tuple(table.schema.names) == ROW_FIELDS
-    assert table.num_rows == run.rows == 4 * spec.restarts
+    assert table.num_rows == run.rows == 2 * spec.restarts
     rows = table.to_pylist()
     assert {r["verdict"] for r in rows} <= {"optimal", "bad_local_min", "saddle", "not_converged"}
     assert {(r["d"], r["kappa"], r["n"], r["rows"], r["spec"]) for r in rows} == {(5, 8, 3, "orthogonal", "unit")}
@@ -203,7 +203,7 @@ def test_a_second_run_adds_no_rows(swept, cluster):
     spec, out, _ = swept
     before = {p: p.stat().st_mtime_ns for p in (out / "results").glob("*.parquet")}
     run = run_sweep(spec, SPEC, out, client=cluster, progress=False)
-    assert (run.ran, run.skipped, run.rows) == (0, 4, 0)
+    assert (run.ran, run.skipped, run.rows) == (0, 2, 0)
     assert {p: p.stat().st_mtime_ns for p in (out / "results").glob("*.parquet")} == before
 
 
@@ -218,7 +218,7 @@ def test_a_killed_sweep_completes_on_rerun(swept, cluster):
     partial = out / "results" / f".{victim.name}.999999.abc.tmp"
     partial.write_bytes(b"PAR1 half a file")
     run = run_sweep(spec, SPEC, out, client=cluster, progress=False)
-    assert (run.ran, run.skipped) == (1, 3)
+    assert (run.ran, run.skipped) == (1, 1)
     assert victim.exists() and not partial.exists()
     assert _rows(out).num_rows == before
 
@@ -237,9 +237,9 @@ def test_sweep_report_writes_summary_and_heat_maps(swept):
     assert text.startswith("# Sweep `unit`") and "Wilson" in text
     assert len(result.rows) == 2 and {r["r"] for r in result.rows} == {2, 3}
     for r in result.rows:
-        assert r["problems"] == 2 and r["points"] == 2 * spec.restarts
+        assert r["problems"] == 1 and r["points"] == spec.restarts
         assert r["bad_rate_lo"] <= (r["bad_rate"] or 0) <= r["bad_rate_hi"]
-        assert f"| {r['r']} | vae-diag | fixed:1e-4 | 2 |" in text
+        assert f"| {r['r']} | vae-diag | fixed:1e-4 | 1 |" in text
     assert result.figures and all(p.suffix == ".png" and p.read_bytes()[:4] == b"\x89PNG" for p in result.figures)
 
 
@@ -314,7 +314,7 @@ def test_scheduler_and_two_workers_give_the_same_verdict_counts(swept, tmp_path)
                 time.sleep(0.5)
         remote = tmp_path / "remote"
         run = run_sweep(spec, SPEC, remote, scheduler=addr, progress=False)
-        assert run.ran == 4 and run.lost == 0
+        assert run.ran == 2 and run.lost == 0
         assert Counter(_rows(remote).column("verdict").to_pylist()) == Counter(_rows(out).column("verdict").to_pylist())
     finally:
         for p in reversed(procs):

@@ -105,10 +105,12 @@ def _check_rows(spec, key, variant_name, gamma, version, problem, analysis, anal
 
 def run_task(spec: SweepSpec, key: TaskKey) -> dict:
     """Run one task (see the module docstring): ``{"task_id", "rows", "reports": {file name: bytes}, "seconds"}``."""
-    from vaetheory import __version__
     from vaetheory.core.threads import torch_threads
     from vaetheory.problems.generate import make_problem
 
+    from vaetheory.report.counterexample import library_versions
+
+    __version__ = library_versions()["vaetheory"]
     t0 = time.perf_counter()
     rows: list[dict] = []
     runs = [(v, g) for v in spec.variants for g in spec.gamma]
