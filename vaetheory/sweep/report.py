@@ -177,9 +177,9 @@ def _figure(rows: list[dict], x: str, y: str, xs: list, ys: list, panels: list[t
     fig, axs = plt.subplots(2, len(panels), figsize=(2.2 + 2.6 * len(panels), 5.6), squeeze=False,
                             constrained_layout=True)
     index = {(r["variant"], r["gamma_mode"], r[x], r[y]): r for r in rows}
-    for col, (variant, gamma) in enumerate(panels):
-        for row_i, (key, label, cmap) in enumerate((("problems_bad", "bad-minimum rate", "Reds"),
-                                                    ("problems_recovered", "recovery rate", "Greens"))):
+    kinds = (("problems_bad", "bad-minimum rate", "Reds"), ("problems_recovered", "recovery rate", "Greens"))
+    for row_i, (key, label, cmap) in enumerate(kinds):
+        for col, (variant, gamma) in enumerate(panels):
             ax = axs[row_i, col]
             grid = np.full((len(ys), len(xs)), np.nan)
             for i, yv in enumerate(ys):
@@ -187,14 +187,15 @@ def _figure(rows: list[dict], x: str, y: str, xs: list, ys: list, panels: list[t
                     r = index.get((variant, gamma, xv, yv))
                     if r is not None and r["problems"]:
                         grid[i, j] = r[key] / r["problems"]
-                        ax.text(j, i, f"{r[key]}/{r['problems']}", ha="center", va="center", fontsize=7)
+                        ax.text(j, i, f"{r[key]}/{r['problems']}", ha="center", va="center", fontsize=7,
+                                color="white" if grid[i, j] > 0.6 else "black")
             im = ax.imshow(grid, cmap=cmap, vmin=0, vmax=1, origin="lower", aspect="auto")
             ax.set_xticks(range(len(xs)), [str(v) for v in xs], fontsize=7)
             ax.set_yticks(range(len(ys)), [str(v) for v in ys], fontsize=7)
             ax.set_xlabel(x)
             ax.set_ylabel(y)
             ax.set_title(f"{variant}, γ {gamma}\n{label}", fontsize=8)
-        fig.colorbar(im, ax=axs[:, col], shrink=0.6) if col == len(panels) - 1 else None
+        fig.colorbar(im, ax=list(axs[row_i, :]), shrink=0.8, label=label)
     fig.suptitle(title, fontsize=9)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110)
