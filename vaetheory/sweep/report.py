@@ -208,7 +208,7 @@ def write_summary(folder: str | os.PathLike, *, x: str | None = None, y: str | N
     other than x and y that have several values; panels: variant × γ mode, rows: bad-minimum and recovery rate)."""
     root = Path(folder)
     rows, n_rows, spec = summarise(root)
-    axes = spec.varying_axes()
+    axes = spec.varying_axes() or ["d", "kappa", "r", "n"]
     summary = write_atomic(root / "summary.md", _markdown(rows, n_rows, spec, axes))
     x, y = heatmap_axes(spec, x, y)
     others = [a for a in spec.varying_axes() if a not in (x, y)]
