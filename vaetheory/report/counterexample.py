@@ -499,7 +499,7 @@ class ReplayResult:
     gamma: float | None = None
     limit: bool = False
     reason: str | None = None
-    proof: dict | None = None  # the re-checked interval proof (None when the report stores none)
+    proof: dict | None = None  # the re-checked stored proof, or a fresh one for a minimum stored without one
 
 
 def load_report(path: str | os.PathLike) -> dict:
@@ -567,9 +567,27 @@ def replay_report(path: str | os.PathLike, *, variant: Variant | None = None) ->
     if stored.get("proof") is not None:
         proof = _replay_proof(objective, theta[0], gamma, stored["proof"], floor, tolerances["active_rtol"],
                               verdict, support, oracle.k, mismatches)
+    elif verdict in ("optimal", "bad_local_min"):
+        # a report written without a proof (older, or with --no-prove) is proved from its stored point here: the
+        # skeptic gets the same evidence a fresh run would attach; a failure is shown, not a mismatch
+        proof = _fresh_proof(objective, theta[0], gamma, floor, tolerances["active_rtol"], verdict, support,
+                             oracle.k)
     return ReplayResult(Path(path), variant.name, str(data.get("kind")), verdict, support, residual,
                         [list(s) for s in oracle.supports], float(cert.energy[0]), not mismatches, mismatches, gamma,
                         bool(judged.limit[0]), judged.reasons[0], proof)
+
+def _fresh_proof(objective, theta, gamma, floor, active_rtol, verdict, support, k) -> dict:
+    """Prove the stored point from scratch (certify.interval.prove_point); `extra.source` says so."""
+    from vaetheory.certify.interval import prove_point
+
+    proof = prove_point(objective, theta, gamma, learn_gamma=floor is not None, gamma_floor=floor,
+                        active_rtol=active_rtol)
+    if proof.proved and verdict == "bad_local_min" and not len(support) > k:
+        proof = proof.with_status("not_proved", f"support size {len(support)} does not exceed k* = {k}")
+    out = proof.to_dict()
+    out["extra"] = dict(out.get("extra") or {}) | {"source": "proved at replay (the report stores no proof)"}
+    return out
+
 
 def _replay_proof(objective, theta, gamma, stored: dict, floor, active_rtol, verdict, support, k, mismatches
                   ) -> dict:
