@@ -282,6 +282,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.cluster
 def test_scheduler_and_two_workers_give_the_same_verdict_counts(swept, tmp_path):
     """`dask scheduler` + two `dask worker` processes on 127.0.0.1, as a user would start them."""
     from distributed import Client
