@@ -94,7 +94,9 @@ def _spec_with(old: str, new: str) -> str:
      "spec: [sweep] name must be a non-empty string of letters, digits, '-', '_' or '.', got 'a b'"),
     (_spec_with("r = [2]", "r = [9]"), "spec: [grid] r = 9 exceeds kappa = 8 (every r must be <= every kappa)"),
     (_spec_with("n = [3]", 'n = [3]\nrows = ["sparse"]'),
-     "spec: [grid] rows entries must be one of orthogonal, gaussian; got 'sparse'"),
+     "spec: [grid] rows entries must be one of orthogonal, gaussian, rank_deficient; got 'sparse'"),
+    (_spec_with("n = [3]", "n = [1]"),
+     'spec: [grid] rows = "orthogonal" needs n >= r (orthogonal nonzero rows of Z*); r = 2 > n = 1'),
     (_spec_with("n = [3]", "n = [3]\nnoise = [-1.0]"), "spec: [grid] noise entries must be numbers >= 0, got -1.0"),
     (_spec_with("restarts = 2\n", ""), "spec: [sweep] restarts is required"),
     (_spec_with("kappa = [8]\n", ""), "spec: [grid] kappa is required"),
@@ -131,12 +133,32 @@ def test_shipped_specs_are_valid():
 
 def test_task_seeds_and_ids_are_deterministic_and_local():
     a = spec_from_text(SPEC)
-    b = spec_from_text(SPEC.replace("r = [2, 3]", "r = [2, 3, 4]"))
+    b = spec_from_text(SPEC.replace("d = [5]", "d = [5, 6]"))
     ka, kb = a.tasks(), b.tasks()
     assert [k.task_id for k in ka] == [k.task_id for k in spec_from_text(SPEC).tasks()]
     seeds_b = {(k.cell, k.index): k.problem_seed for k in kb}
     assert all(seeds_b[(k.cell, k.index)] == k.problem_seed for k in ka)  # adding a cell changes no problem
     assert len({k.problem_seed for k in ka}) == len(ka)
+
+
+def test_a_failing_run_becomes_error_rows_and_the_task_goes_on(monkeypatch):
+    """A run that raises gives one `error` row for that variant × γ mode; a failing oracle, one per run."""
+    import vaetheory.verdict.check as check
+    from vaetheory.sweep.tasks import run_task
+
+    spec = spec_from_text(SPEC.replace('gamma = ["fixed:1e-4"]', 'gamma = ["fixed:1e-4", "fixed:1e-3"]'))
+
+    def boom(*args, **kwargs):
+        raise FloatingPointError("energy evaluation failed\nsecond line")
+
+    monkeypatch.setattr(check, "run_check", boom)
+    out = run_task(spec, spec.tasks()[0])
+    assert [(r["verdict"], r["gamma_mode"], r["error"]) for r in out["rows"]] == [
+        ("error", g, "FloatingPointError: energy evaluation failed") for g in ("fixed:1e-4", "fixed:1e-3")]
+    assert out["rows"][0]["task_id"] == spec.tasks()[0].task_id and out["reports"] == {}
+    monkeypatch.setattr(check, "analyse_problem", lambda *a, **k: 1 / 0)
+    out = run_task(spec, spec.tasks()[0])
+    assert {r["error"] for r in out["rows"]} == {"ZeroDivisionError: division by zero"} and len(out["rows"]) == 2
 
 
 def test_wilson_interval_known_values():

@@ -49,6 +49,7 @@ WITH runs AS (
            count(*) FILTER (WHERE verdict <> 'error') AS points,
            count(*) FILTER (WHERE verdict = 'optimal') AS optimal,
            count(*) FILTER (WHERE verdict = 'bad_local_min') AS bad,
+           count(*) FILTER (WHERE verdict = 'undecided_min') AS undecided,
            count(*) FILTER (WHERE verdict = 'saddle') AS saddle,
            count(*) FILTER (WHERE verdict = 'not_converged') AS not_converged,
            count(*) FILTER (WHERE verdict = 'error') AS errors,
@@ -68,6 +69,7 @@ SELECT {axes}, variant, gamma_mode,
        count(*) FILTER (WHERE errors = 0 AND NOT certain) AS uncertain,
        coalesce(sum(points), 0) AS points, coalesce(sum(optimal), 0) AS optimal, coalesce(sum(bad), 0) AS bad,
        coalesce(sum(bad_limit), 0) AS bad_limit, coalesce(sum(saddle), 0) AS saddle,
+       coalesce(sum(undecided), 0) AS undecided,
        coalesce(sum(not_converged), 0) AS not_converged,
        string_agg(DISTINCT methods, ',') AS methods,
        median(seconds) FILTER (WHERE errors = 0) AS seconds
@@ -135,9 +137,10 @@ def _markdown(rows: list[dict], n_rows: int, spec, axes: list[str]) -> str:
              "**recovered** = the lowest-energy certified minimum is `optimal` (its support is an optimal support "
              "and the refit is exact). Rates are over problems, with Wilson 95 % intervals (Wilson 1927). "
              "**bad end points** = fraction of all end points (restarts) at a certified bad minimum (`limit` = of "
-             "which γ → 0 limit verdicts). Failed runs (verdict `error`) are left out of every rate.", "",
+             "which γ → 0 limit verdicts). **undecided** = certified minima whose optimality an uncertain k* "
+             "cannot decide. Failed runs (verdict `error`) are left out of every rate.", "",
              f"| {' | '.join(axes) or 'cell'} | variant | γ mode | problems | bad minimum | recovered | "
-             "bad end points | optimal / saddle / not conv. | oracle | k* uncertain | failed | median s |",
+             "bad end points | optimal / undecided / saddle / not conv. | oracle | k* uncertain | failed | median s |",
              "|" + "---|" * (len(axes or [0]) + 11)]
     for r in rows:
         cell = " | ".join(str(r[a]) for a in axes) if axes else "all"
@@ -147,7 +150,7 @@ def _markdown(rows: list[dict], n_rows: int, spec, axes: list[str]) -> str:
         lines.append(f"| {cell} | {r['variant']} | {r['gamma_mode']} | {r['problems']} | "
                      f"{_rate(r['problems_bad'], r['problems'], r['bad_rate_lo'], r['bad_rate_hi'])} | "
                      f"{_rate(r['problems_recovered'], r['problems'], r['recovery_lo'], r['recovery_hi'])} | {frac} | "
-                     f"{r['optimal']} / {r['saddle']} / {r['not_converged']} | {r['methods'] or '–'} | "
+                     f"{r['optimal']} / {r['undecided']} / {r['saddle']} / {r['not_converged']} | {r['methods'] or '–'} | "
                      f"{r['uncertain']} | {r['failed']} | {secs} |")
     return "\n".join(lines) + "\n"
 

@@ -63,7 +63,7 @@ def _client(stack: ExitStack, *, workers: int | None, scheduler: str | None, cli
 
 
 def _postfix(verdicts: Counter) -> str:
-    order = ("optimal", "bad_local_min", "saddle", "not_converged", "error")
+    order = ("optimal", "bad_local_min", "undecided_min", "saddle", "not_converged", "error")
     return " ".join(f"{k}={verdicts[k]}" for k in order if verdicts[k])
 
 

@@ -32,9 +32,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from vaetheory.core.errors import InputError, VaetheoryError
+from vaetheory.problems.generate import ROW_KINDS
 
 ORACLES = ("auto", "enumerate", "uniqueness", "mip", "none")
-ROW_KINDS = ("orthogonal", "gaussian")
 GRID_AXES = ("d", "kappa", "r", "n", "rows", "noise")  # in this order in every cell and row
 REQUIRED_AXES = ("d", "kappa", "r", "n")
 
@@ -271,6 +271,9 @@ def parse_spec(data: dict, source: str = "spec") -> SweepSpec:
     if min(grid["r"]) > max(grid["kappa"]) or any(r > k for r in grid["r"] for k in grid["kappa"]):
         bad = [(r, k) for r in grid["r"] for k in grid["kappa"] if r > k][0]
         raise InputError(f"{source}: [grid] r = {bad[0]} exceeds kappa = {bad[1]} (every r must be <= every kappa)")
+    if "orthogonal" in grid["rows"] and max(grid["r"]) > min(grid["n"]):
+        raise InputError(f"{source}: [grid] rows = \"orthogonal\" needs n >= r (orthogonal nonzero rows of Z*); "
+                         f"r = {max(grid['r'])} > n = {min(grid['n'])}")
     return SweepSpec(name=name, problems=problems, restarts=restarts, variants=variants, gamma=gamma, oracle=oracle,
                      grid=grid, seed=seed, prove=prove, relax=relax, budget=budget, mip_time_limit=float(mip),
                      maxiter=maxiter, reports=reports, report_plots=plots, source=source)

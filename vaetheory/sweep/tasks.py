@@ -8,7 +8,8 @@ verdict ``"error"`` per (variant, γ mode) it prevented, with the message in ``e
 sweep folder (the driver does), so workers need not share a file system with the driver.
 
 Exact recovery (per problem × variant × γ mode) is decided from the rows: the run *recovers* the sparse
-representation when its lowest-energy certified minimum (verdict ``optimal`` or ``bad_local_min``) is ``optimal``
+representation when its lowest-energy certified minimum (verdict ``optimal``, ``bad_local_min`` or, with an uncertain
+k*, ``undecided_min``) is ``optimal``
 (its support is an optimal support of P0 and the least-squares refit on it is exact). The row of that point has
 ``lowest = true``; a run without a certified minimum has no such row and does not recover.
 """
@@ -28,7 +29,7 @@ ROW_FIELDS = ("spec", "task_id", "d", "kappa", "r", "n", "rows", "noise", "varia
               "problem_seed", "restart", "start_kind", "verdict", "limit", "lowest", "support", "support_size",
               "k_star", "k_star_certain", "oracle_method", "energy", "gamma", "residual", "proof_status",
               "claim_status", "seconds", "analysis_seconds", "error", "version")
-CERTIFIED = ("optimal", "bad_local_min")
+CERTIFIED = ("optimal", "bad_local_min", "undecided_min")  # certified minima (undecided: k* uncertain)
 
 
 def _error_text(exc: BaseException) -> str:
