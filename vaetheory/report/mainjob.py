@@ -174,21 +174,26 @@ def variant_records(spec: str, *, profile: str, seed: int, out_dir: str, problem
 
 
 def check_problem_file(spec: str, *, problem_path: str, restarts: int, seed: int, gamma: float | None,
-                       learn_gamma: bool, budget: int, out_dir: str, options: dict | None = None) -> dict:
+                       learn_gamma: bool, budget: int, out_dir: str, options: dict | None = None,
+                       oracle: str = "auto", mip_time_limit: float | None = None) -> dict:
     """One variant (by spec) on one problem file: run, write its reports, return the JSON of ``vaetheory check
     --json`` (with the report paths) and the one-line text summary (what ``check --problem`` prints).
 
+    oracle, mip_time_limit: how k* is found (`analyse_problem`; docs/oracles.md); the text line names the method.
     options: further keyword arguments for `run_check` (JSON-able: an isolated child receives them as JSON)."""
     from vaetheory.problems.problem import Problem
 
     variant = _load_checked(spec)
     p = Problem.load(problem_path)
+    extra = {} if mip_time_limit is None else {"mip_time_limit": mip_time_limit}
     result = run_check(p, variant, restarts=restarts, seed=seed, gamma=gamma, learn_gamma=learn_gamma,
-                       analysis=analyse_problem(p, budget=budget), **(options or {}))
+                       analysis=analyse_problem(p, budget=budget, oracle=oracle, **extra), **(options or {}))
     paths = write_check_reports(result, out_dir, spec=None if BUILTINS.get(spec) is variant else spec)
     s = result.summary
+    o = result.analysis.oracle
     line = (f"{variant.name} on {p.describe()} (gamma={result.gamma:g}, {result.gamma_mode}): "
-            + ", ".join(f"{k}={v}" for k, v in s.items()) + f"; claim {result.claim_status}")
+            + ", ".join(f"{k}={v}" for k, v in s.items()) + f"; claim {result.claim_status}; oracle {o.method} "
+            f"(k* {'=' if o.k_star_certain else '<='} {o.k_star}, {'certain' if o.k_star_certain else 'not certain'})")
     from vaetheory.verdict.proofs import unproved_minima
 
     return {"json": result.to_dict() | {"reports": [str(x.json) for x in paths]}, "line": line,
@@ -214,7 +219,7 @@ def isolated_check_problem_file(spec: str, timeout: float | None, **args) -> dic
 def _isolated_records(spec: str, timeout: float, prof, seed: int, out: Path, problem_specs: list[ProblemSpec],
                       bar) -> list[RunRecord]:
     def progress(message: dict) -> None:
-        if bar is not None and "record" in message and message["record"]["gamma_mode"] == "fixed":
+        if bar is not None and "record" in message and message["record"]["gamma_mode"] in ("fixed", None):
             bar.update(1)  # the bar counts (variant, problem) pairs; a problem's fixed-γ run comes first
             bar.set_postfix_str(f"{message['record']['variant']} on {message['record']['problem']}")
 
@@ -227,7 +232,10 @@ def _isolated_records(spec: str, timeout: float, prof, seed: int, out: Path, pro
     modes = next((m["modes"] for m in outcome.messages if "modes" in m), ["fixed"])
     name = records[0].variant if records else spec
     done = {(r.problem, r.gamma_mode) for r in records}
+    failed_before_runs = {r.problem for r in records if r.gamma_mode is None}  # e.g. the variant did not load
     for ps in problem_specs:  # the runs the child never finished
+        if ps.name in failed_before_runs:
+            continue
         missing = [mode for mode in modes if (ps.name, mode) not in done]
         for mode in missing:
             records.append(RunRecord(name, ps.name, "", gamma_mode=mode, error=failure or "no result",

@@ -15,7 +15,6 @@ k*, ``undecided_min``) is ``optimal``
 """
 from __future__ import annotations
 
-import inspect
 import tempfile
 import time
 from pathlib import Path
@@ -37,34 +36,13 @@ def _error_text(exc: BaseException) -> str:
 
 
 def analyse(problem, spec: SweepSpec):
-    """`analyse_problem` with the spec's oracle method. Adapter for builds whose `analyse_problem` has no `oracle`
-    argument (before issue 11's oracle methods): there only the exhaustive oracle exists, so ``auto`` and
-    ``enumerate`` mean it and any other method is an InputError."""
-    from vaetheory.core.errors import InputError
+    """`analyse_problem` with the spec's oracle method, budget, MIP time limit and relaxation switch."""
     from vaetheory.verdict.check import analyse_problem
 
-    kwargs: dict = {"relax": spec.relax}
+    kwargs: dict = {"relax": spec.relax, "oracle": spec.oracle, "mip_time_limit": spec.mip_time_limit}
     if spec.budget is not None:
         kwargs["budget"] = spec.budget
-    params = inspect.signature(analyse_problem).parameters
-    if "oracle" in params:
-        kwargs["oracle"] = spec.oracle
-        if "mip_time_limit" in params:
-            kwargs["mip_time_limit"] = spec.mip_time_limit
-    elif spec.oracle not in ("auto", "enumerate"):
-        raise InputError(f"oracle {spec.oracle!r} is not available in this build (only the exhaustive oracle: "
-                         f"use 'auto' or 'enumerate')")
     return analyse_problem(problem, **kwargs)
-
-
-def oracle_facts(result) -> tuple[int | None, bool | None, str]:
-    """(k*, whether k* is certain, oracle method) of a CheckResult, from its JSON form."""
-    data = result.to_dict()
-    k = data.get("optimal", {}).get("k")
-    info = data.get("oracle")
-    if isinstance(info, dict) and "method" in info:
-        return k, info.get("k_star_certain"), str(info["method"])
-    return k, True, "enumerate"  # the exhaustive oracle: k* exact
 
 
 def _base(spec: SweepSpec, key: TaskKey, variant: str, gamma: GammaMode, version: str) -> dict:
@@ -87,15 +65,15 @@ def _check_rows(spec, key, variant_name, gamma, version, problem, analysis, anal
     result = run_check(problem, variant, restarts=spec.restarts, seed=key.problem_seed, gamma=gamma.value,
                        learn_gamma=gamma.learned, analysis=analysis, maxiter=spec.maxiter, prove=spec.prove)
     seconds = time.perf_counter() - t0
-    k, certain, method = oracle_facts(result)
+    o = analysis.oracle
     energies = np.array([p.energy if p.verdict in CERTIFIED else np.inf for p in result.points])
     lowest = int(np.argmin(energies)) if np.isfinite(energies).any() else -1
     rows = []
     for i, p in enumerate(result.points):
         row = _base(spec, key, variant_name, gamma, version)
         row.update(restart=i, start_kind=p.start_kind, verdict=p.verdict, limit=bool(p.limit), lowest=i == lowest,
-                   support=[int(j) for j in p.support], support_size=len(p.support), k_star=k,
-                   k_star_certain=certain, oracle_method=method, energy=float(p.energy), gamma=float(p.gamma),
+                   support=[int(j) for j in p.support], support_size=len(p.support), k_star=int(o.k_star),
+                   k_star_certain=bool(o.k_star_certain), oracle_method=str(o.method), energy=float(p.energy), gamma=float(p.gamma),
                    residual=float(p.residual), proof_status=None if p.proof is None else p.proof.get("status"),
                    claim_status=result.claim_status, seconds=seconds, analysis_seconds=analysis_seconds)
         rows.append(row)
