@@ -32,7 +32,7 @@ _SWEEP_EXAMPLES = _examples(
     "vaetheory sweep specs/learned-gamma.toml --out runs/lg --workers 2",
     "vaetheory sweep report runs/tiny",
     "",
-    "on a cluster started from the command line (same machine or shared nothing but the network):",
+    "on a cluster started from the command line (here on one machine; workers elsewhere need no shared disk):",
     "  dask scheduler --host 127.0.0.1 --port 8786",
     "  dask worker tcp://127.0.0.1:8786 --nworkers 2 --nthreads 1",
     "  vaetheory sweep specs/tiny.toml --out runs/tiny --scheduler tcp://127.0.0.1:8786")
