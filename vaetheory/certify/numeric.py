@@ -93,7 +93,7 @@ def certify(objective: Objective, theta: np.ndarray, gamma: np.ndarray, *, kkt_t
     if learned:
         E, g, g_gamma, h_tg, h_gg = gamma_derivatives(objective, theta, gamma)
     else:
-        E, g, g_gamma = objective.value_and_grad(theta, gamma)
+        E, g, g_gamma = objective.value_and_grad(theta, gamma, with_gamma=False)
     A = active_mask(objective, theta, active_rtol)
     b = block_scales(objective, theta)
     S = np.maximum(np.abs(E), 1.0)[:, None]

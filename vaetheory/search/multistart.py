@@ -193,7 +193,7 @@ def block_scales(objective: Objective, theta: np.ndarray) -> np.ndarray:
 
 def free_counts(objective: Objective, theta: np.ndarray, gamma: np.ndarray) -> np.ndarray:
     """(R,) number of coordinates the Newton phase would move (all but nonneg ones at ~0 with positive gradient)."""
-    _, g, _ = objective.value_and_grad(theta, gamma)
+    _, g, _ = objective.value_and_grad(theta, gamma, with_gamma=False)
     held = objective.layout.nonneg[None] & (theta <= ACTIVE_RTOL * block_scales(objective, theta)) & (g > 0)
     return (~held).sum(1)
 
@@ -350,7 +350,7 @@ def minimise(objective: Objective, starts: Starts, gamma: float | np.ndarray, *,
 
     def fun(x):
         th, ga = split(x)
-        E, g, gg = objective.value_and_grad(th, ga)
+        E, g, gg = objective.value_and_grad(th, ga, with_gamma=learn_gamma)
         if not np.all(np.isfinite(E)):
             return np.inf, np.zeros_like(x)
         grad = g.ravel() if not learn_gamma else np.concatenate([g.ravel(), gg * ga])
@@ -377,6 +377,6 @@ def minimise(objective: Objective, starts: Starts, gamma: float | np.ndarray, *,
                                                         gamma_floor=floor)
         else:
             theta, newton_iters = projected_newton(objective, theta, gam, max_iter=newton_steps)
-    E, _, _ = objective.value_and_grad(theta, gam)
+    E, _, _ = objective.value_and_grad(theta, gam, with_gamma=False)
     return SearchResult(theta, gam, E, starts, nit, newton_iters, message,
                         "learned" if learn_gamma else "fixed", time.perf_counter() - t0)
