@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from vaetheory.core.threads import blas_single_threaded
 from vaetheory.search.objective import Objective
 from vaetheory.search.multistart import (ACTIVE_RTOL, GAMMA_AT_FLOOR_RTOL, active_mask, block_scales,
                                          gamma_derivatives, gamma_scale)
@@ -82,6 +83,7 @@ class Certificate:
         return out if self.kkt_gamma is None else np.maximum(out, self.kkt_gamma)
 
 
+@blas_single_threaded
 def certify(objective: Objective, theta: np.ndarray, gamma: np.ndarray, *, kkt_tol: float = KKT_TOL,
             hessian_tol: float = HESSIAN_TOL, active_rtol: float = ACTIVE_RTOL,
             gamma_floor: float | None = None) -> Certificate:

@@ -145,6 +145,20 @@ class Objective:
         return 0.5 * (H + np.swapaxes(H, 1, 2)), order, valid
 
     @single_threaded
+    def hvp(self, theta: np.ndarray, gamma: np.ndarray, V: np.ndarray) -> np.ndarray:
+        """(B, P) Hessian-vector products H(θ_b) v_b, one per point: forward-mode derivative (``torch.func.jvp``) of
+        the variant's closed-form gradient hook when it has one, else of vmapped autograd (no P×P matrix)."""
+        th, ga, v = self._t(theta), self._t(gamma), self._t(V)
+        try:
+            if self._vg_hook is not None:
+                _, out = jvp(lambda x: self._hook_value_and_grad(x, ga, False)[0][0], (th,), (v,))
+            else:
+                out = self._hvps(th, ga, v[:, None, :])[:, 0]
+        except torch.linalg.LinAlgError as exc:
+            raise FloatingPointError(f"Hessian-vector product failed: {exc}") from None
+        return out.numpy()
+
+    @single_threaded
     def latent_scales(self, theta: np.ndarray) -> np.ndarray:
         """(B, κ) magnitude of each latent dimension."""
         return self._scales(self._t(theta)).numpy()

@@ -116,6 +116,11 @@ class GroupLassoAE:
                                                     noise_factor=self.lam, fit_weight=self.lam, linear=self.beta)
         return E, {"nu": g_nu}, g_gamma
 
+    def hessian(self, params, Phi, X, gamma):  # optional protocol method: closed form, exact
+        from vaetheory.variants.energies import collapsed_hessian
+
+        return self.lam * collapsed_hessian(Phi, X, params["nu"], self.lam * gamma, "none")
+
     def interval_derivatives(self, theta, Phi, X, gamma, active, with_gamma):  # optional hook: interval proofs
         from vaetheory.variants.interval_forms import collapsed_interval_derivatives
 
