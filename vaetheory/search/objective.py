@@ -28,7 +28,9 @@ def closed_form_hook(variant, name: str):
     if closed is None or not callable(closed):
         return None
     h_cls, e_cls = _defining_class(variant, name), _defining_class(variant, "energy")
-    if h_cls is None or e_cls is None:  # defined on the instance itself: trust it
+    if h_cls is None:  # not defined by the class (an instance attribute, or forwarded by __getattr__): trust it only
+        return closed if e_cls is None else None  # when the energy is not a class method either
+    if e_cls is None:
         return closed
     return closed if issubclass(h_cls, e_cls) else None
 
@@ -105,6 +107,8 @@ class Objective:
             (g_theta, g_gamma), val = self._vg(self._t(theta), self._t(gamma))
         except torch.linalg.LinAlgError as exc:
             raise FloatingPointError(f"energy evaluation failed: {exc}") from None
+        except (RuntimeError, TypeError, ValueError, IndexError, KeyError, AttributeError) as exc:
+            raise VariantError(f"variant {self.variant.name!r}: energy failed: {exc}") from None
         return val.numpy(), g_theta.numpy(), g_gamma.numpy()
 
     @single_threaded
