@@ -3,9 +3,12 @@
 All restarts are minimised together: their energies are summed (the sum is separable, so its minimisers are the
 tuples of each restart's minimisers) and one L-BFGS-B run over the stacked vector handles the bounds ν ≥ 0 — an
 active-set method that can re-activate a coordinate sitting at 0 when its gradient turns negative (the pitfall of
-docs/theory.md §5 that multiplicative updates fall into). A batched, saddle-free projected Newton phase then finishes the
-job on the active coordinates (when there are at most NEWTON_MAX_ACTIVE of them), so the certificate sees points
-stationary to near machine precision; L-BFGS-B alone stalls on the ill-conditioned small-γ landscapes.
+docs/theory.md §5 that multiplicative updates fall into). A batched projected Newton phase then finishes the job on
+the active coordinates (when there are at most NEWTON_MAX_ACTIVE of them), so the certificate sees points stationary
+to near machine precision; L-BFGS-B alone stalls on the ill-conditioned small-γ landscapes. Each point stops as soon
+as it is stationary; steps are damped (Levenberg–Marquardt: a Cholesky step, a saddle-free eigen step where the free
+Hessian is indefinite) or, for points with more than NEWTON_DENSE_MAX free coordinates, truncated-Newton
+trust-region CG steps on Hessian-vector products.
 
 Starts (`make_starts`): random points from the variant, and adversarial ones: least-squares fits on non-optimal
 basic feasible supports (size-d supports that contain no optimal support) and on the ℓ2,1 relaxation's support.
