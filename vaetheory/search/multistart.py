@@ -57,6 +57,8 @@ NEWTON_EPS_ACTIVE = 1e-2
 LBFGS_STAGE = 250
 #: A point whose γ is at most floor × (1 + GAMMA_AT_FLOOR_RTOL) sits at the floor (the box constraint is active).
 GAMMA_AT_FLOOR_RTOL = 1e-9
+#: With γ learned, γ ≤ this × max(‖X‖²_F / n, floor, starting γ) in the L-BFGS-B stage (see `minimise`).
+GAMMA_CAP_FACTOR = 1e6
 #: γ schedule of the continuation starts: from ANNEAL_HIGH × the data scale down by ANNEAL_FACTOR per stage.
 ANNEAL_HIGH = 1e-1
 ANNEAL_FACTOR = 1e-1
@@ -507,7 +509,11 @@ def minimise(objective: Objective, starts: Starts, gamma: float | np.ndarray, *,
     bounds_theta = [(0.0, None) if f else (None, None) for f in nonneg] * R
     if learn_gamma:
         x0 = np.concatenate([theta0.ravel(), np.log(gamma0)])
-        bounds = bounds_theta + [(np.log(floor), None)] * R
+        # An upper bound keeps L-BFGS-B's trial steps in log γ finite (exp overflowed to γ = inf on one problem).
+        # It never binds at a minimum of the collapsed energies: for γ > ‖X‖²_F / n, ∂E/∂γ ≥ λ_max(Σ⁻¹)(n − ‖X‖²/γ) > 0.
+        gamma_cap = GAMMA_CAP_FACTOR * max(float(np.sum(objective.problem.X ** 2)) / objective.problem.n, floor,
+                                           float(gamma0.max()))
+        bounds = bounds_theta + [(np.log(floor), np.log(gamma_cap))] * R
     else:
         x0, bounds = theta0.ravel().copy(), bounds_theta
 
@@ -518,7 +524,10 @@ def minimise(objective: Objective, starts: Starts, gamma: float | np.ndarray, *,
 
     def fun(x):
         th, ga = split(x)
-        E, g, gg = objective.value_and_grad(th, ga, with_gamma=learn_gamma)
+        try:
+            E, g, gg = objective.value_and_grad(th, ga, with_gamma=learn_gamma)
+        except FloatingPointError:  # a trial step left the domain (Σ not positive definite): reject it
+            return np.inf, np.zeros_like(x)
         if not np.all(np.isfinite(E)):
             return np.inf, np.zeros_like(x)
         grad = g.ravel() if not learn_gamma else np.concatenate([g.ravel(), gg * ga])
