@@ -3,6 +3,8 @@ points at once (no Python loop over points): the variant's closed-form hooks whe
 (``value_and_grad_batch``, ``hessian``: `vaetheory.core.protocol`), ``torch.func.vmap`` of autograd otherwise."""
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import numpy as np
 import torch
 from torch.func import grad, grad_and_value, jvp, vmap
@@ -84,31 +86,33 @@ class Objective:
             raise TypeError("value_and_grad_batch returned no gamma derivative although with_gamma=True")
         return (g_theta, g_gamma), val
 
+    @contextmanager
+    def _evaluating(self):
+        """Map failures of an energy evaluation: a failed factorisation is a FloatingPointError (the point left the
+        domain), anything else the variant's fault (VariantError, one line)."""
+        try:
+            yield
+        except torch.linalg.LinAlgError as exc:
+            raise FloatingPointError(f"energy evaluation failed: {exc}") from None
+        except (RuntimeError, TypeError, ValueError, IndexError, KeyError, AttributeError) as exc:
+            raise VariantError(f"variant {self.variant.name!r}: energy failed: {exc}") from None
+
     @single_threaded
     def value_and_grad(self, theta: np.ndarray, gamma: np.ndarray, *, with_gamma: bool = True
                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         """Energies (B,), gradients in θ (B, P) and derivatives in γ (B,). With ``with_gamma=False`` the caller does
         not need ∂E/∂γ (fixed γ): a closed-form hook may skip it and the third array may be None."""
-        try:
-            if self._vg_hook is not None and len(theta):
-                (g_theta, g_gamma), val = self._hook_value_and_grad(self._t(theta), self._t(gamma), with_gamma)
-                return val.numpy(), g_theta.numpy(), None if g_gamma is None else g_gamma.numpy()
-            (g_theta, g_gamma), val = self._vg(self._t(theta), self._t(gamma))
-        except torch.linalg.LinAlgError as exc:
-            raise FloatingPointError(f"energy evaluation failed: {exc}") from None
-        except (RuntimeError, TypeError, ValueError, IndexError, KeyError, AttributeError) as exc:
-            raise VariantError(f"variant {self.variant.name!r}: energy failed: {exc}") from None
-        return val.numpy(), g_theta.numpy(), g_gamma.numpy()
+        if self._vg_hook is None or not len(theta):
+            return self.autograd_value_and_grad(theta, gamma)
+        with self._evaluating():
+            (g_theta, g_gamma), val = self._hook_value_and_grad(self._t(theta), self._t(gamma), with_gamma)
+        return val.numpy(), g_theta.numpy(), None if g_gamma is None else g_gamma.numpy()
 
     @single_threaded
     def autograd_value_and_grad(self, theta: np.ndarray, gamma: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """`value_and_grad` by vmap of autograd of ``energy``, ignoring any closed-form hook (the reference)."""
-        try:
+        with self._evaluating():
             (g_theta, g_gamma), val = self._vg(self._t(theta), self._t(gamma))
-        except torch.linalg.LinAlgError as exc:
-            raise FloatingPointError(f"energy evaluation failed: {exc}") from None
-        except (RuntimeError, TypeError, ValueError, IndexError, KeyError, AttributeError) as exc:
-            raise VariantError(f"variant {self.variant.name!r}: energy failed: {exc}") from None
         return val.numpy(), g_theta.numpy(), g_gamma.numpy()
 
     @single_threaded
