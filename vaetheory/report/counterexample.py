@@ -377,7 +377,7 @@ def render_png(data: dict, problem: Problem, variant: Variant, cache: dict | Non
     ax.plot(bad_support, np.full(len(bad_support), top), "v", color="tab:red", ms=6, label="bad support")
     ax.plot(opt_support, np.full(len(opt_support), top * 6), "o", color="tab:blue", ms=5, label="optimal support")
     ax.set_ylim(floor, top * 30)
-    ax.set_xticks(x if k <= 40 else x[:: max(1, k // 20)])
+    ax.set_xticks(x if k <= 20 else x[:: 5 if k <= 100 else max(5, k // 20)])  # legible, and fewer labels to lay out
     ax.tick_params(axis="x", labelsize=7)
     ax.set_xlabel("latent column j (κ columns)")
     names = objective.layout.names
@@ -423,7 +423,8 @@ def render_png(data: dict, problem: Problem, variant: Variant, cache: dict | Non
 
     fig.suptitle(f"{data['kind']}: {data['variant']['name']} on {data['problem']['describe']}, "
                  f"γ = {gamma:g} ({data['gamma_mode']})", fontsize=10)
-    fig.tight_layout()
+    # fixed margins: tight_layout measured every tick label again and took a fifth of the report's time
+    fig.subplots_adjust(left=0.05, right=0.98, bottom=0.27, top=0.86, wspace=0.3)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=90)
     plt.close(fig)
