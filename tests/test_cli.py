@@ -222,3 +222,16 @@ def test_help_for_every_command():
         assert "Examples:\n    vaetheory " + name in res.stdout, (name, res.stdout)  # every command shows one
         res = _run(name, "-h")
         assert res.exit_code == EXIT_OK, name
+
+
+def test_continuation_starts_every_random_restart_with_a_gamma_continuation(tiny_npz, tmp_path):
+    res = CliRunner().invoke(cli, ["check", "--variant", "vae-full", "--problem", str(tiny_npz), "--restarts", "3",
+                                   "--continuation", "--no-prove", "--json", "--out", str(tmp_path)])
+    assert res.exit_code == EXIT_OK, res.output
+    kinds = [p["start_kind"] for p in json.loads(res.stdout)["points"]]
+    assert "anneal" in kinds and "random" not in kinds, kinds
+
+
+def test_continuation_needs_a_problem():
+    res = CliRunner().invoke(cli, ["check", "--continuation"])
+    assert res.exit_code == EXIT_USAGE and "--continuation need" in res.output

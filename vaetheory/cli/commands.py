@@ -140,10 +140,13 @@ def relax(problem, as_json, budget, method, mip_time_limit):
                    "enumerate, uniqueness, mip, or none (the planted support, uncertified). Needs --problem.")
 @click.option("--mip-time-limit", type=click.FloatRange(min=0, min_open=True), default=None,
               help=f"Wall-clock limit of the MIP oracle in seconds (default {DEFAULT_MIP_TIME_LIMIT:g}).")
+@click.option("--continuation", is_flag=True,
+              help="Start every random restart with a gamma-continuation (large gamma down to the run's gamma): "
+                   "needed for large active sets (d = 100, kappa = 200, r = 40). Needs --problem.")
 @_budget_opt
 @_json_opt
 def check(variant_name, problem_path, restarts, seed, gamma, learn_gamma, out_dir, profile_name, timeout, prove,
-          require_proof, oracle_method, mip_time_limit, budget, as_json):
+          require_proof, oracle_method, mip_time_limit, continuation, budget, as_json):
     """Search, certify and judge local minima: one variant on one problem, or (without --problem) the main job.
 
     One report per distinct bad support is written under --out (with the number of end points that reached it);
@@ -153,9 +156,9 @@ def check(variant_name, problem_path, restarts, seed, gamma, learn_gamma, out_di
 
     if problem_path is None:
         require(gamma is None and not learn_gamma and restarts is None and prove is None and not require_proof
-                and oracle_method is None and mip_time_limit is None,
-                "--gamma, --learn-gamma, --restarts, --prove, --require-proof, --oracle and --mip-time-limit need "
-                "--problem (the main job uses the profile's settings)")
+                and oracle_method is None and mip_time_limit is None and not continuation,
+                "--gamma, --learn-gamma, --restarts, --prove, --require-proof, --oracle, --mip-time-limit and "
+                "--continuation need --problem (the main job uses the profile's settings)")
         from vaetheory.problems.profiles import get_profile
 
         profile = get_profile(profile_name)
@@ -185,7 +188,7 @@ def check(variant_name, problem_path, restarts, seed, gamma, learn_gamma, out_di
 
     args = {"problem_path": problem_path, "restarts": 32 if restarts is None else restarts, "seed": seed,
             "gamma": gamma, "learn_gamma": learn_gamma, "budget": budget, "out_dir": out_dir,
-            "options": {"prove": True if require_proof else prove}, "oracle": oracle_method or "auto",
+            "options": {"prove": True if require_proof else prove, "continuation": continuation}, "oracle": oracle_method or "auto",
             "mip_time_limit": mip_time_limit}
     if isolated:
         limit = timeout if timeout is not None else mainjob.DEFAULT_PLUGIN_TIMEOUT
