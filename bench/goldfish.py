@@ -30,6 +30,7 @@ import json
 import subprocess
 import sys
 import time
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -87,10 +88,12 @@ def run_recipe(rs: list[int], problems: int, cache: Path, steps: int, d: int, ka
     cfg = RecipeConfig(steps=steps)
     print(f"recipe: training {len(todo)} problems as one batch ({steps} steps, float32, 1 thread), load {load()}",
           flush=True)
-    load0 = load()
+    load0, commit = load(), _git_commit()
+    tag = "_".join(f"{r}-{s}" for r, s in todo)
+    ckpt = cache / f"recipe_checkpoint_{zlib.crc32(tag.encode()):08x}.pt"  # resumes a killed batch mid-way
     res = train_published_recipe(np.stack([p.Phi for p in probs]), np.stack([p.X[:, 0] for p in probs]),
                                  [s for _, s in todo], cfg, num_threads=1, log_every=log_every,
-                                 progress=f"recipe B={len(todo)}")
+                                 progress=f"recipe B={len(todo)}", checkpoint=ckpt)
     load1 = load()
     for (r, s), p, out in zip(todo, probs, res):
         planted = sorted(int(j) for j in p.support)
@@ -101,7 +104,8 @@ def run_recipe(rs: list[int], problems: int, cache: Path, steps: int, d: int, ka
             "status": out["status"], "stopped_step": out["stopped_step"], "cut_step": out["cut_step"],
             "gamma": out["gamma"], "final_loss": out["final_loss"], "exact_inverses": out["exact_inverses"],
             "u": out["u"], "seconds": out["seconds"], "batch": out["batch"], "steps": out["steps"],
-            "config": cfg.to_dict(), "load_start": load0, "load_end": load1, "commit": _git_commit(),
+            "double_newton_schulz": out["double_newton_schulz"],
+            "config": cfg.to_dict(), "load_start": load0, "load_end": load1, "commit": commit,
         })
     print(f"recipe: cached {len(todo)} problems, {res[0]['seconds']:.1f} s per problem", flush=True)
 
@@ -122,7 +126,7 @@ def run_vaetheory(rs: list[int], problems: int, cache: Path, restarts: int, d: i
                 continue
             p = _problem(r, s, d, kappa)
             analysis, _ = planted_analysis(p)
-            l0 = load()
+            l0, commit = load(), _git_commit()
             t0 = time.perf_counter()
             res = run_check(p, variant, restarts=restarts, seed=t, gamma=VT_GAMMA, analysis=analysis,
                             adversarial_fraction=0.0)
@@ -137,7 +141,7 @@ def run_vaetheory(rs: list[int], problems: int, cache: Path, restarts: int, d: i
                 "best_verdict": best.verdict, "support_size": len(best.support), "support": sorted(best.support),
                 "verdicts": [pt.verdict for pt in res.points], "energies": energies,
                 "any_optimal": any(pt.verdict == "optimal" for pt in res.points), "seconds": seconds,
-                "load_start": l0, "load_end": load(), "commit": _git_commit(),
+                "load_start": l0, "load_end": load(), "commit": commit,
             })
             print(f"{method}: r={r} seed={s}: {best.verdict} |S|={len(best.support)} in {seconds:.1f} s "
                   f"(load {load()[0]:.1f})", flush=True)

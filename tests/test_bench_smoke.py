@@ -131,3 +131,29 @@ def test_goldfish_tiny(tmp_path):
     assert gf.main(argv) == 0  # resumable: a second run reuses the per-problem cache
     assert [p.stat().st_mtime_ns for p in cached] == stamps
     assert gf.main(["--r", "two"]) == 2
+
+
+def test_published_recipe_resumes(tmp_path, monkeypatch):
+    pr = _bench_import("bench.baselines.published_recipe")
+    from vaetheory.problems.generate import make_problem
+    p = make_problem(6, 10, 2, 1, "gaussian", seed=3)
+    Phi, x = p.Phi[None], p.X[:, 0][None]
+    cfg = pr.RecipeConfig(steps=40, eps_chunk=10)
+    whole = pr.train_published_recipe(Phi, x, [5], cfg, progress=False)
+    ckpt = tmp_path / "state.pt"
+    real, calls = pr._value_and_grad, []
+
+    def dies_at_step_25(*args):
+        calls.append(1)
+        if len(calls) == 25:
+            raise KeyboardInterrupt
+        return real(*args)
+
+    monkeypatch.setattr(pr, "_value_and_grad", dies_at_step_25)
+    with pytest.raises(KeyboardInterrupt):
+        pr.train_published_recipe(Phi, x, [5], cfg, progress=False, checkpoint=ckpt, checkpoint_every=10)
+    assert ckpt.exists()
+    monkeypatch.setattr(pr, "_value_and_grad", real)
+    resumed = pr.train_published_recipe(Phi, x, [5], cfg, progress=False, checkpoint=ckpt, checkpoint_every=10)
+    assert not ckpt.exists()
+    np.testing.assert_allclose(resumed[0]["u"], whole[0]["u"], rtol=1e-6, atol=1e-7)

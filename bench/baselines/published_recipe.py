@@ -41,7 +41,10 @@ which other trials share its batch (up to summation order in batched BLAS).
 
 The gradient of −log|det S| is −S⁻ᵀ, an O(κ³) inverse per step. We keep X ≈ S⁻¹ between steps: after each Adam step
 E = S X − I is formed (one batched matmul); when ‖E‖_F ≤ ``ns_tol`` (0.05) one Newton–Schulz update X ← X − X E
-brings the residual to ≈ ‖E‖²_F ≤ 2.5e-3, otherwise X is recomputed exactly (``torch.linalg.inv_ex``). Before a
+brings the residual to ≈ ‖E‖²_F ≤ 2.5e-3, when ‖E‖_F ≤ ``ns_tol2`` (0.22) a second update brings it to ≈ ‖E‖⁴_F ≤
+2.5e-3, otherwise X is recomputed exactly (``torch.linalg.inv_ex``). (As γ falls, S approaches singularity in the
+active directions and ‖E‖ per step grows; without the second update, runs spent most of their time in exact
+inverses after ~15,000 steps.) Before a
 trial's lr cut (large steps) the exact inverse is taken every step; after it the Newton–Schulz update almost always
 suffices, ~3× cheaper than an inverse. log|det S| (needed only for the loss value that drives the cut and the
 explosion test) is exact before the cut and after it is tracked by log det(I + E) ≈ tr E with an exact
@@ -52,6 +55,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -77,7 +81,8 @@ class RecipeConfig:
     betas: tuple[float, float] = (0.9, 0.999)
     adam_eps: float = 1e-8
     dtype: str = "float32"
-    ns_tol: float = 0.05             # Newton–Schulz update when ‖S X − I‖_F ≤ this, exact inverse otherwise
+    ns_tol: float = 0.05             # one Newton–Schulz update when ‖S X − I‖_F ≤ this,
+    ns_tol2: float = 0.22            # two when ≤ this (0.22⁴ ≈ 0.05²), an exact inverse otherwise
     logdet_refresh: int = 500
     eps_chunk: int = 1000            # steps of ε drawn at once per trial (one generator per trial)
     extra: dict = field(default_factory=dict)
@@ -152,7 +157,8 @@ def _generators(seeds: list[int]) -> list[torch.Generator]:
 
 def train_published_recipe(Phi_batch: np.ndarray, x_batch: np.ndarray, seeds: list[int], config: RecipeConfig
                            = RecipeConfig(), *, num_threads: int | None = 1, progress: bool | str = True,
-                           log_every: int = 0) -> list[dict[str, Any]]:
+                           log_every: int = 0, checkpoint: str | Path | None = None,
+                           checkpoint_every: int = 5000) -> list[dict[str, Any]]:
     """Train B independent recipe VAEs at once (module docstring).
 
     Args:
@@ -161,12 +167,16 @@ def train_published_recipe(Phi_batch: np.ndarray, x_batch: np.ndarray, seeds: li
         num_threads: torch threads during the run (restored after); 1 on this shared machine.
         progress: tqdm bar (True), a label for it (str), or False.
         log_every: print one status line every this many steps (0: never), for nohup logs.
+        checkpoint: file for the whole training state, written every ``checkpoint_every`` steps (rounded to a
+            multiple of ``config.eps_chunk``) and removed at the end; a run started with the same file, data, seeds
+            and config resumes from it, with the same random streams.
 
     Returns:
         one dict per trial: ``u`` (κ,) = w ∘ W x, ``w`` (κ,), ``gamma``, ``support`` (|u| > 1e-3), ``support_w``
         (|w| > 1e-3), ``status`` ("ok" | "exploded" | "nan"), ``stopped_step`` (None when ok), ``cut_step`` (the
         step whose loss was first negative, None if never), ``final_loss`` (sampled loss at the last step),
-        ``exact_inverses`` (how many exact inverses this trial needed), ``seconds`` (the batch's wall time / B).
+        ``exact_inverses`` (how many exact inverses this trial needed), ``seconds`` (the batch's wall time / B,
+        including time before a resume).
     """
     x_np = np.atleast_2d(np.asarray(x_batch, dtype=np.float64))
     B, d = x_np.shape
@@ -202,6 +212,7 @@ def train_published_recipe(Phi_batch: np.ndarray, x_batch: np.ndarray, seeds: li
         alive = torch.ones(B, dtype=torch.bool)
         cut = torch.zeros(B, dtype=torch.bool)
         exact_count = torch.zeros(B, dtype=torch.long)
+        ns2_count = torch.zeros(B, dtype=torch.long)
         eye = torch.eye(kappa, dtype=dt)
 
         X, info = torch.linalg.inv_ex(P["S"])
@@ -209,14 +220,32 @@ def train_published_recipe(Phi_batch: np.ndarray, x_batch: np.ndarray, seeds: li
         exact_count += 1
         last_loss = torch.full((B,), float("nan"), dtype=dt)
 
+        start, seconds_before = 0, 0.0
+        key = {"seeds": [int(v) for v in seeds], "config": cfg.to_dict(), "shape": [B, d, kappa],
+               "data": float(np.abs(x_np).sum() + np.abs(Phi_np).sum())}
+        ckpt = Path(checkpoint) if checkpoint is not None else None
+        every = max(cfg.eps_chunk, checkpoint_every // cfg.eps_chunk * cfg.eps_chunk)
+        if ckpt is not None and ckpt.exists():
+            st = torch.load(ckpt, weights_only=False)
+            if st["key"] == key:
+                for name, dst in (("P", P), ("M", M), ("V", V)):
+                    for k in dst:
+                        dst[k].copy_(st[name][k])
+                X, logabsdet, lr, last_loss = st["X"], st["logabsdet"], st["lr"], st["last_loss"]
+                alive, cut, exact_count, ns2_count = st["alive"], st["cut"], st["exact_count"], st["ns2_count"]
+                cut_step, stopped, status = st["cut_step"], st["stopped"], st["status"]
+                for g, gs in zip(gens, st["gens"]):
+                    g.set_state(gs)
+                start, seconds_before = st["step"], st["seconds"]
+                print(f"resumed from {ckpt} at step {start}", flush=True)
         bar = None
         if progress:
             from tqdm import tqdm
-            bar = tqdm(total=cfg.steps, desc=progress if isinstance(progress, str) else "recipe", mininterval=5.0,
-                       unit="step")
-        t0 = time.perf_counter()
+            bar = tqdm(total=cfg.steps, initial=start, desc=progress if isinstance(progress, str) else "recipe",
+                       mininterval=5.0, unit="step")
+        t0 = time.perf_counter() - seconds_before
         eps_buf = None
-        for step in range(cfg.steps):
+        for step in range(start, cfg.steps):
             j = step % cfg.eps_chunk
             if j == 0:  # one generator per trial, drawn once per chunk (not per step)
                 n = min(cfg.eps_chunk, cfg.steps - step)
@@ -264,14 +293,31 @@ def train_published_recipe(Phi_batch: np.ndarray, x_batch: np.ndarray, seeds: li
             E = torch.bmm(P["S"], X)
             E.diagonal(dim1=-2, dim2=-1).sub_(1.0)
             enorm = torch.linalg.vector_norm(E, dim=(-2, -1))
-            need_exact = ~cut | ~(enorm <= cfg.ns_tol) | dead
+            need_exact = ~cut | ~(enorm <= cfg.ns_tol2) | dead
             logabsdet += E.diagonal(dim1=-2, dim2=-1).sum(-1)   # log det(I + E) ≈ tr E (exact ones reset below)
             X.sub_(torch.bmm(X, E))                             # Newton–Schulz: residual E -> ~E²
+            second = ~need_exact & (enorm > cfg.ns_tol)
+            if second.any():                                    # a second update: residual ~E⁴ ≤ ns_tol2⁴
+                idx = torch.nonzero(second).flatten()
+                S2, X2 = P["S"][idx], X[idx]
+                E2 = torch.bmm(S2, X2)
+                E2.diagonal(dim1=-2, dim2=-1).sub_(1.0)
+                logabsdet[idx] += E2.diagonal(dim1=-2, dim2=-1).sum(-1)
+                X[idx] = X2 - torch.bmm(X2, E2)
+                ns2_count[idx] += 1
             if need_exact.any():
                 idx = torch.nonzero(need_exact).flatten()
                 X[idx] = torch.linalg.inv_ex(P["S"][idx])[0]
                 logabsdet[idx] = torch.linalg.slogdet(P["S"][idx])[1]
                 exact_count[idx] += 1
+            if ckpt is not None and t % every == 0 and t < cfg.steps:  # t is a chunk boundary: streams line up
+                tmp = ckpt.with_suffix(".tmp")
+                torch.save({"key": key, "P": P, "M": M, "V": V, "X": X, "logabsdet": logabsdet, "lr": lr,
+                            "last_loss": last_loss, "alive": alive, "cut": cut, "exact_count": exact_count,
+                            "ns2_count": ns2_count, "cut_step": cut_step, "stopped": stopped, "status": status,
+                            "gens": [g.get_state() for g in gens], "step": t,
+                            "seconds": time.perf_counter() - t0}, tmp)
+                tmp.replace(ckpt)
             if cfg.logdet_refresh and t % cfg.logdet_refresh == 0:
                 logabsdet = torch.linalg.slogdet(P["S"])[1]
             if bar is not None:
@@ -283,8 +329,11 @@ def train_published_recipe(Phi_batch: np.ndarray, x_batch: np.ndarray, seeds: li
                 g_alive = P["gamma"][alive]
                 print(f"step {t}: alive {int(alive.sum())}/{B}, cut {int(cut.sum())}, median gamma "
                       f"{float(g_alive.median()) if alive.any() else float('nan'):.2e}, exact inverses "
-                      f"{int(exact_count.sum())}, {time.perf_counter() - t0:.0f} s", flush=True)
+                      f"{int(exact_count.sum())}, double Newton-Schulz {int(ns2_count.sum())}, {time.perf_counter() - t0:.0f} s",
+                      flush=True)
         seconds = time.perf_counter() - t0
+        if ckpt is not None:
+            ckpt.unlink(missing_ok=True)
         if bar is not None:
             bar.close()
         with torch.no_grad():
@@ -302,6 +351,7 @@ def train_published_recipe(Phi_batch: np.ndarray, x_batch: np.ndarray, seeds: li
             "support": support_from_u(ub), "support_w": support_from_u(w[b]) if status[b] == "ok" else [],
             "status": status[b], "stopped_step": stopped[b], "cut_step": cut_step[b],
             "final_loss": float(last_loss[b]), "exact_inverses": int(exact_count[b]),
+            "double_newton_schulz": int(ns2_count[b]),
             "seconds": seconds / B, "batch": B, "steps": cfg.steps,
         })
     return out
