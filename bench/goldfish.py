@@ -104,7 +104,7 @@ def run_recipe(rs: list[int], problems: int, cache: Path, steps: int, d: int, ka
             "status": out["status"], "stopped_step": out["stopped_step"], "cut_step": out["cut_step"],
             "gamma": out["gamma"], "final_loss": out["final_loss"], "exact_inverses": out["exact_inverses"],
             "u": out["u"], "seconds": out["seconds"], "batch": out["batch"], "steps": out["steps"],
-            "double_newton_schulz": out["double_newton_schulz"],
+            "double_newton_schulz": out["double_newton_schulz"], "nan_steps": out["nan_steps"],
             "config": cfg.to_dict(), "load_start": load0, "load_end": load1, "commit": commit,
         })
     print(f"recipe: cached {len(todo)} problems, {res[0]['seconds']:.1f} s per problem", flush=True)
@@ -164,7 +164,8 @@ def collect(cache: Path, rs: list[int], problems: int, methods: list[str]) -> di
                 cell["load"] = float(np.mean([x["load_start"][0] for x in recs]))
                 if m == "recipe":
                     cell["recovery_w_rule"] = float(np.mean([x["recovered_w_rule"] for x in recs]))
-                    cell["status"] = {s: sum(x["status"] == s for x in recs) for s in ("ok", "nan", "exploded")}
+                    cell["status"] = {s: sum(x["status"] == s for x in recs) for s in ("ok", "exploded")}
+                    cell["nan_steps"] = [x.get("nan_steps", 0) for x in recs]
                     cell["median_gamma"] = float(np.nanmedian([x["gamma"] for x in recs]))
                 else:
                     cell["best_verdicts"] = [x["best_verdict"] for x in recs]

@@ -24,8 +24,10 @@ Training (all from the reference script, our reading):
   is again far above 1e6, so it re-initialises at every remaining step and the trial ends in its initial state
   (and with a (κ, κ)-shaped w by a shape slip in its re-initialisation). We record such a trial as
   ``status="exploded"`` and stop training it: it is not recovered either way;
-- γ ≤ 0 (possible with a raw γ and Adam steps of size lr) makes log γ NaN; the script keeps training on NaNs and its
-  final estimate is NaN, whose support is empty. We record ``status="nan"`` and stop training the trial;
+- γ ≤ 0 (reached with a raw γ and Adam steps of size lr, since the ELBO keeps pulling γ towards 0 as the fit
+  improves) makes the loss VALUE NaN (log γ), but not its gradient: autograd's d log γ/dγ = 1/γ and every other
+  gradient stays finite, so the script keeps training (its NaN loss passes neither the explosion nor the cut test)
+  and γ's gradient pushes it back above 0. We do the same and count such steps (``nan_steps``);
 - the script's early-stopping arguments (``no_change_patience``, ``no_change_tol``) are never used: all 50,000
   steps run;
 - read-out: û = w ∘ (W x) and **support = {j : |û_j| > 1e-3}** (absolute threshold; the script also thresholds the
@@ -173,7 +175,7 @@ def train_published_recipe(Phi_batch: np.ndarray, x_batch: np.ndarray, seeds: li
 
     Returns:
         one dict per trial: ``u`` (κ,) = w ∘ W x, ``w`` (κ,), ``gamma``, ``support`` (|u| > 1e-3), ``support_w``
-        (|w| > 1e-3), ``status`` ("ok" | "exploded" | "nan"), ``stopped_step`` (None when ok), ``cut_step`` (the
+        (|w| > 1e-3), ``status`` ("ok" | "exploded"), ``nan_steps`` (steps whose loss was NaN: γ ≤ 0), ``stopped_step`` (None when ok), ``cut_step`` (the
         step whose loss was first negative, None if never), ``final_loss`` (sampled loss at the last step),
         ``exact_inverses`` (how many exact inverses this trial needed), ``seconds`` (the batch's wall time / B,
         including time before a resume).
@@ -213,6 +215,7 @@ def train_published_recipe(Phi_batch: np.ndarray, x_batch: np.ndarray, seeds: li
         cut = torch.zeros(B, dtype=torch.bool)
         exact_count = torch.zeros(B, dtype=torch.long)
         ns2_count = torch.zeros(B, dtype=torch.long)
+        nan_count = torch.zeros(B, dtype=torch.long)
         eye = torch.eye(kappa, dtype=dt)
 
         X, info = torch.linalg.inv_ex(P["S"])
@@ -233,6 +236,7 @@ def train_published_recipe(Phi_batch: np.ndarray, x_batch: np.ndarray, seeds: li
                         dst[k].copy_(st[name][k])
                 X, logabsdet, lr, last_loss = st["X"], st["logabsdet"], st["lr"], st["last_loss"]
                 alive, cut, exact_count, ns2_count = st["alive"], st["cut"], st["exact_count"], st["ns2_count"]
+                nan_count = st["nan_count"]
                 cut_step, stopped, status = st["cut_step"], st["stopped"], st["status"]
                 for g, gs in zip(gens, st["gens"]):
                     g.set_state(gs)
@@ -265,12 +269,11 @@ def train_published_recipe(Phi_batch: np.ndarray, x_batch: np.ndarray, seeds: li
                 else:
                     P[k].sub_(denom.reciprocal_().mul_(M[k]).mul_((lr / bc1).view(shapes[k])))
             # the reference's checks, on the loss computed before the step
-            bad_nan = alive & ~torch.isfinite(loss)
-            bad_big = alive & torch.isfinite(loss) & (loss > cfg.explode_at)
-            for b in torch.nonzero(bad_nan | bad_big).flatten().tolist():
-                status[b] = "nan" if bool(bad_nan[b]) else "exploded"
+            nan_count += (alive & torch.isnan(loss)).long()
+            dead = alive & (loss > cfg.explode_at)   # NaN compares False, as in the script
+            for b in torch.nonzero(dead).flatten().tolist():
+                status[b] = "exploded"
                 stopped[b] = t
-            dead = bad_nan | bad_big
             if dead.any():
                 alive &= ~dead
                 lr[dead] = 0.0
@@ -314,7 +317,7 @@ def train_published_recipe(Phi_batch: np.ndarray, x_batch: np.ndarray, seeds: li
                 tmp = ckpt.with_suffix(".tmp")
                 torch.save({"key": key, "P": P, "M": M, "V": V, "X": X, "logabsdet": logabsdet, "lr": lr,
                             "last_loss": last_loss, "alive": alive, "cut": cut, "exact_count": exact_count,
-                            "ns2_count": ns2_count, "cut_step": cut_step, "stopped": stopped, "status": status,
+                            "ns2_count": ns2_count, "nan_count": nan_count, "cut_step": cut_step, "stopped": stopped, "status": status,
                             "gens": [g.get_state() for g in gens], "step": t,
                             "seconds": time.perf_counter() - t0}, tmp)
                 tmp.replace(ckpt)
@@ -327,7 +330,8 @@ def train_published_recipe(Phi_batch: np.ndarray, x_batch: np.ndarray, seeds: li
                                     gamma=f"{float(P['gamma'][alive].median()) if alive.any() else float('nan'):.1e}")
             if log_every and t % log_every == 0:
                 g_alive = P["gamma"][alive]
-                print(f"step {t}: alive {int(alive.sum())}/{B}, cut {int(cut.sum())}, median gamma "
+                print(f"step {t}: alive {int(alive.sum())}/{B}, cut {int(cut.sum())}, NaN-loss steps "
+                      f"{int(nan_count.sum())}, gamma <= 0 now {int((P['gamma'] <= 0).sum())}, median gamma "
                       f"{float(g_alive.median()) if alive.any() else float('nan'):.2e}, exact inverses "
                       f"{int(exact_count.sum())}, double Newton-Schulz {int(ns2_count.sum())}, {time.perf_counter() - t0:.0f} s",
                       flush=True)
@@ -351,7 +355,7 @@ def train_published_recipe(Phi_batch: np.ndarray, x_batch: np.ndarray, seeds: li
             "support": support_from_u(ub), "support_w": support_from_u(w[b]) if status[b] == "ok" else [],
             "status": status[b], "stopped_step": stopped[b], "cut_step": cut_step[b],
             "final_loss": float(last_loss[b]), "exact_inverses": int(exact_count[b]),
-            "double_newton_schulz": int(ns2_count[b]),
+            "double_newton_schulz": int(ns2_count[b]), "nan_steps": int(nan_count[b]),
             "seconds": seconds / B, "batch": B, "steps": cfg.steps,
         })
     return out
