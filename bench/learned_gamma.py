@@ -64,8 +64,10 @@ def main(argv=None) -> int:
                 row["runs"][f"{name} {mode}"] = {
                     "counts": counts(pts), "claim_status": res.claim_status, "seconds": time.perf_counter() - t0,
                     "load": list(os.getloadavg()),
+                    "proofs": res.proofs,
                     "points": [{k: p[k] for k in ("verdict", "gamma", "start_kind", "limit", "reason", "energy")}
-                               | {"size": len(p["support"])} for p in pts]}
+                               | {"size": len(p["support"]),
+                                  "proof": (p.get("proof") or {}).get("status")} for p in pts]}
         diag, full = row["runs"]["vae-diag learned"], row["runs"]["vae-full learned"]
         row["accept"] = {
             "diag_bad_above_floor": sum(p["verdict"] == "bad_local_min" and not p["limit"] for p in diag["points"]),
@@ -77,9 +79,14 @@ def main(argv=None) -> int:
     total = {}
     for key in rows[0]["runs"]:
         total[key] = {c: sum(r["runs"][key]["counts"][c] for r in rows) for c in COLUMNS}
+    proved = {}  # per (variant, γ mode): reported minima proved / reported minima (interval proofs, d ≤ 20)
+    for key in rows[0]["runs"]:
+        pts = [p for r in rows for p in r["runs"][key]["points"] if p["verdict"] in ("optimal", "bad_local_min")]
+        proved[key] = {v: f"{sum(p['proof'] == 'proved' for p in pts if p['verdict'] == v)}/"
+                          f"{sum(p['verdict'] == v for p in pts)}" for v in ("optimal", "bad_local_min")}
     acc = [r["accept"] for r in rows]
     summary = {"problems": len(rows), "restarts": args.restarts, "seconds": time.perf_counter() - t_all,
-               "load_end": list(os.getloadavg()), "totals": total,
+               "load_end": list(os.getloadavg()), "totals": total, "proved": proved,
                "diag_problems_with_interior_bad": sum(a["diag_bad_above_floor"] >= 1 for a in acc),
                "diag_problems_not_converged_le_4": sum(a["diag_not_converged"] <= 4 for a in acc),
                "full_problems_no_bad": sum(a["full_bad"] == 0 for a in acc),
@@ -91,7 +98,8 @@ def main(argv=None) -> int:
     print("|---|" + "---|" * len(COLUMNS))
     for key, c in total.items():
         print(f"| {key} | " + " | ".join(str(c[k]) for k in COLUMNS) + " |")
-    print("\n" + json.dumps({k: v for k, v in summary.items() if k not in ("totals",)}))
+    print("\nproved / reported minima: " + json.dumps(proved))
+    print("\n" + json.dumps({k: v for k, v in summary.items() if k not in ("totals", "proved")}))
     return 0
 
 

@@ -65,7 +65,8 @@ def test_pipeline_with_json(tiny_npz):
     assert res.exit_code == EXIT_OK, res.output
     oracle = json.loads(res.stdout)  # the whole of stdout is one JSON document
     assert oracle["k"] == 2 and oracle["supports"] == [list(p.support)]
-    assert oracle["method"] == "rank-aware"
+    assert oracle["method"] == "enumerate" and oracle["details"]["search"] == "rank-aware"
+    assert oracle["k_star_certain"] is True and oracle["basis"].startswith("auto → enumerate")
 
     res = _run("relax", str(tiny_npz), "--json")
     assert res.exit_code == EXIT_OK, res.output
@@ -79,12 +80,15 @@ def test_pipeline_with_json(tiny_npz):
     assert check["variant"] == "vae-full" and check["restarts"] == 4
     assert sum(check["summary"].values()) == 4 == len(check["points"])
     assert check["optimal"] == {"k": 2, "supports": oracle["supports"], "method": "rank-aware"}
+    assert check["oracle"]["method"] == "enumerate" and check["oracle"]["k_star_certain"] is True
+    assert {"basis", "witness", "witness_residual", "k_star"} <= set(check["oracle"])
+    assert all(pt["oracle_method"] == "enumerate" and pt["k_star_certain"] for pt in check["points"])
     assert check["problem"]["planted_support"] == list(p.support)
 
 
 def test_human_readable_output(tiny_npz):
     res = _run("oracle", str(tiny_npz))
-    assert res.exit_code == EXIT_OK and res.stdout.startswith("k* = 2 (rank-aware")
+    assert res.exit_code == EXIT_OK and res.stdout.startswith("k* = 2 (enumerate, certain")
     res = _run("relax", str(tiny_npz))
     assert res.exit_code == EXIT_OK and res.stdout.startswith("l21 support")
     res = _run("check", "--variant", "vae-diag", "--problem", str(tiny_npz), "--restarts", "2")
@@ -146,13 +150,13 @@ def test_unknown_variant(tiny_npz):
 
 @pytest.mark.parametrize("command", ["oracle", "relax"])
 def test_oracle_over_budget(single_response_npz, command):
-    _assert_one_line_error(_run(command, str(single_response_npz), "--budget", "1", "--json"),
-                           "over the budget of 1")
+    _assert_one_line_error(_run(command, str(single_response_npz), "--budget", "1", "--json", "--method",
+                                "enumerate"), "over the budget of 1")
 
 
 def test_check_over_budget(single_response_npz):
     _assert_one_line_error(_run("check", "--variant", "vae-full", "--problem", str(single_response_npz),
-                                "--budget", "1"), "over the budget of 1")
+                                "--budget", "1", "--oracle", "enumerate"), "over the budget of 1")
 
 
 def test_generate_bad_arguments(tmp_path):

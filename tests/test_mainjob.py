@@ -50,14 +50,34 @@ def test_failing_variant_is_recorded_and_the_run_goes_on(job):
 
 def test_summaries_and_reports_are_written(job):
     data = json.loads(job.summary_json.read_text())
-    assert [r["variant"] for r in data["runs"]] == ["vae-diag", "exploding", "vae-full"]
+    assert [(r["variant"], r["gamma_mode"]) for r in data["runs"]] == [
+        (name, mode) for name in ("vae-diag", "exploding", "vae-full") for mode in ("fixed", "learned")]
     assert data["exit_code"] == job.exit_code == 0  # nothing refuted: vae-diag only claims bad minima exist
-    diag = next(r for r in job.records if r.variant == "vae-diag")
+    diag = next(r for r in job.records if r.variant == "vae-diag" and r.gamma_mode == "fixed")
     assert diag.summary["bad_local_min"] > 0 and diag.reports  # measured on this problem
     for name in diag.reports:
         assert (job.out_dir / name).is_file()
     md = job.summary_md.read_text()
-    assert "| vae-diag | tiny |" in md and "ERROR: " in md and "boom" in md
+    assert "| vae-diag | fixed | tiny |" in md and "| vae-diag | learned | tiny |" in md
+    assert "ERROR: " in md and "boom" in md
+
+
+def test_main_job_covers_learned_gamma_beside_fixed_gamma(job):
+    """The paper's setting (γ learned) is part of the main job for every variant whose γ is learnable."""
+    runs = {(r.variant, r.gamma_mode): r for r in job.records}
+    for name in ("vae-diag", "vae-full"):
+        fixed, learned = runs[(name, "fixed")], runs[(name, "learned")]
+        assert fixed.error is None and learned.error is None
+        assert learned.gamma_mode == "learned" and sum(learned.summary.values()) > 0
+        assert learned.claim_status is not None
+    assert job.table().count("learned") >= 2
+
+
+def test_ae_variants_run_at_fixed_gamma_only():
+    from vaetheory.report.mainjob import gamma_modes
+
+    assert gamma_modes(get_variant("ae-l1")) == (False,)
+    assert gamma_modes(get_variant("vae-full")) == (False, True)
 
 
 def test_check_command_single_problem_writes_reports(tmp_path):
@@ -81,3 +101,11 @@ def test_check_command_rejects_problem_without_variant(tmp_path):
 def test_check_command_rejects_unknown_profile():
     res = CliRunner().invoke(cli, ["check", "--profile", "nope"])
     assert res.exit_code == 2 and "unknown profile" in res.output
+
+
+def test_isolated_variant_runs_in_both_gamma_modes(tmp_path):
+    """A variant run in a child process (here a built-in by name, under an explicit time limit) announces its γ
+    modes, so both runs come back, in order."""
+    job = run_main_job("ci", tmp_path, 0, ["vae-full"], progress=False, problems=TINY, timeout=600)
+    assert [(r.variant, r.gamma_mode, r.error) for r in job.records] == [
+        ("vae-full", "fixed", None), ("vae-full", "learned", None)]

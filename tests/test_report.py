@@ -44,6 +44,10 @@ def test_report_holds_everything_needed_to_replay(written, diag_result):
     assert data["gamma_mode"] == "fixed" and data["point_gamma"] == pytest.approx(diag_result.gamma)
     assert set(data["versions"]) == {"vaetheory", "torch", "numpy", "scipy", "python"}
     assert data["oracle"]["supports"] == [list(s) for s in diag_result.analysis.oracle.supports]
+    o = data["oracle"]  # the oracle evidence (docs/oracles.md), no wall-clock time
+    assert o["method"] == "enumerate" and o["k_star_certain"] is True and "seconds" not in o
+    assert o["witness"] in o["supports"] and o["witness_residual"] <= o["rtol"] and "auto → enumerate" in o["basis"]
+    assert f"- oracle: enumerate — {o['basis']}" in paths.markdown.read_text()
     prof = data["profile"]
     assert len(prof["t"]) == len(prof["variant_energy"]) == len(prof["vae_full_energy"])
     # the optimal end point is far lower than the bad one: the segment really joins a bad and an optimal point

@@ -59,6 +59,7 @@ class Proof:
 
     def to_dict(self) -> dict:
         out = asdict(self)
+        del out["seconds"]  # a timing: would make same-seed reports differ
         for k, v in out.items():  # JSON has no infinity/NaN
             if isinstance(v, float) and not math.isfinite(v):
                 out[k] = None

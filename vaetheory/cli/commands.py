@@ -10,12 +10,18 @@ import click
 from vaetheory.cli import EXIT_OK, EXIT_REFUTED, cli
 from vaetheory.cli.options import emit_json, load_problem, positive_float, progress_enabled
 from vaetheory.core.subsets import DEFAULT_BUDGET
+from vaetheory.oracle.answer import DEFAULT_MIP_TIME_LIMIT, ORACLE_METHODS
 from vaetheory.problems.generate import ROW_KINDS
 
 _problem_arg = click.argument("problem", type=click.Path(dir_okay=False))
 _json_opt = click.option("--json", "as_json", is_flag=True, help="Print only JSON on stdout.")
 _budget_opt = click.option("--budget", type=click.IntRange(min=1), default=DEFAULT_BUDGET, show_default=True,
                            help="Most subsets the exhaustive oracle may test before failing.")
+_method_opt = click.option("--method", "method", type=click.Choice(ORACLE_METHODS), default="auto", show_default=True,
+                           help="Oracle method (docs/oracles.md): auto picks the cheapest certain one.")
+_mip_time_opt = click.option("--mip-time-limit", type=click.FloatRange(min=0, min_open=True),
+                             default=DEFAULT_MIP_TIME_LIMIT, show_default=True,
+                             help="Wall-clock limit of the MIP oracle, in seconds.")
 #: numpy seeds must be >= 0; click checks it, so a bad seed is a one-line usage error (it was a traceback).
 _SEED = click.IntRange(min=0)
 
@@ -47,35 +53,51 @@ def generate(d, kappa, r, n, rows, coherence, noise, seed, output):
     click.echo(f"wrote {output}: {problem.describe()} support={list(problem.support)}", err=True)
 
 
-@cli.command(epilog=_examples("vaetheory oracle p.npz", "vaetheory oracle p.npz --json --budget 1000000"))
+@cli.command(epilog=_examples("vaetheory oracle p.npz", "vaetheory oracle p.npz --json --budget 1000000",
+                             "vaetheory oracle big.npz --method uniqueness     # MMV uniqueness bound, planted support",
+                             "vaetheory oracle big.npz --method mip --mip-time-limit 30"))
 @_problem_arg
 @_json_opt
 @_budget_opt
-def oracle(problem, as_json, budget):
-    """Exact sparsest row support k* and all optimal supports, by batched exhaustive enumeration."""
+@_method_opt
+@_mip_time_opt
+def oracle(problem, as_json, budget, method, mip_time_limit):
+    """Sparsest row support k* (docs/oracles.md): by enumeration, the MMV uniqueness bound, a big-M MIP, or the
+    planted support uncertified; `auto` picks the cheapest certain method and says which and why."""
     p = load_problem(problem)
-    from vaetheory.oracle.exhaustive import sparsest_supports
+    from vaetheory.oracle.auto import run_oracle
 
-    result = sparsest_supports(p, budget=budget)
+    result = run_oracle(p, method, budget=budget, mip_time_limit=mip_time_limit)
     if as_json:
         emit_json(result.to_dict())
     else:
-        click.echo(f"k* = {result.k} ({result.method}, {result.n_subsets:,} subsets, {result.seconds:.3f} s)")
+        click.echo(f"k* {'=' if result.k_star_certain else '<='} {result.k_star} ({result.method}, "
+                   f"{'certain' if result.k_star_certain else 'not certain'}, {result.seconds:.3f} s)")
+        click.echo(f"  basis: {result.basis}")
+        if result.assumption:
+            click.echo(f"  assumption: {result.assumption}")
+        head = "optimal support" if result.k_star_certain else "best known support"
         for s in result.supports:
-            click.echo(f"  optimal support: {list(s)}")
+            click.echo(f"  {head}: {list(s)}")
+        if result.k_star_certain and not result.supports_complete:
+            click.echo("  (other optimal supports may exist)")
 
 
 @cli.command(epilog=_examples("vaetheory relax p.npz", "vaetheory relax p.npz --json"))
 @_problem_arg
 @_json_opt
 @_budget_opt
-def relax(problem, as_json, budget):
+@_method_opt
+@_mip_time_opt
+def relax(problem, as_json, budget, method, mip_time_limit):
     """ℓ2,1 relaxation: min Σ_j ‖u_j‖₂ subject to ΦU = X (cvxpy), its support and whether it is optimal."""
     p = load_problem(problem)
-    from vaetheory.oracle.exhaustive import sparsest_supports
-    from vaetheory.oracle.relax import l21_relaxation
+    from vaetheory.oracle.auto import run_oracle
+    from vaetheory.oracle.relax import judge_relaxation, l21_relaxation
 
-    result = l21_relaxation(p, sparsest_supports(p, budget=budget))
+    rel = l21_relaxation(p)
+    result = judge_relaxation(rel, run_oracle(p, method, budget=budget, mip_time_limit=mip_time_limit,
+                                              l21_support=rel.support))
     if as_json:
         emit_json(result.to_dict())
     else:
@@ -87,7 +109,9 @@ def relax(problem, as_json, budget):
     "vaetheory check --variant vae-full --problem p.npz --restarts 32 --seed 0 --json",
     "vaetheory check --variant vae-diag --problem p.npz --learn-gamma --gamma 1e-2",
     "vaetheory check --variant path/to/my_variant.py:VARIANT --problem p.npz --timeout 120",
-    "vaetheory check --variant my_pkg.variants:MY_VAE --out reports/mine   # main job, one plug-in"))
+    "vaetheory check --variant my_pkg.variants:MY_VAE --out reports/mine   # main job, one plug-in",
+    "vaetheory check --variant vae-full --problem big.npz --restarts 8 --oracle auto   # d=100, kappa=200",
+    "vaetheory check --variant vae-full --problem p.npz --oracle mip --mip-time-limit 30"))
 @click.option("--variant", "variant_name", default=None,
               help="Variant name or import spec (see `vaetheory variants`); default: every built-in (main job).")
 @click.option("--problem", "problem_path", type=click.Path(dir_okay=False), default=None,
@@ -109,11 +133,17 @@ def relax(problem, as_json, budget):
 @click.option("--prove/--no-prove", "prove", default=None,
               help="Interval proofs of every reported minimum (docs/proofs.md); default: on when d <= 20.")
 @click.option("--require-proof", is_flag=True,
-              help="Exit 1 when a reported minimum (optimal or bad_local_min) is not proved (implies --prove).")
+              help="Exit 1 when a reported minimum (optimal, bad_local_min or undecided_min) is not proved "
+                   "(implies --prove).")
+@click.option("--oracle", "oracle_method", type=click.Choice(ORACLE_METHODS), default=None,
+              help="How k* is found (docs/oracles.md): auto (default) picks the cheapest certain method; "
+                   "enumerate, uniqueness, mip, or none (the planted support, uncertified). Needs --problem.")
+@click.option("--mip-time-limit", type=click.FloatRange(min=0, min_open=True), default=None,
+              help=f"Wall-clock limit of the MIP oracle in seconds (default {DEFAULT_MIP_TIME_LIMIT:g}).")
 @_budget_opt
 @_json_opt
 def check(variant_name, problem_path, restarts, seed, gamma, learn_gamma, out_dir, profile_name, timeout, prove,
-          require_proof, budget, as_json):
+          require_proof, oracle_method, mip_time_limit, budget, as_json):
     """Search, certify and judge local minima: one variant on one problem, or (without --problem) the main job.
 
     One report per distinct bad support is written under --out (with the number of end points that reached it);
@@ -122,9 +152,10 @@ def check(variant_name, problem_path, restarts, seed, gamma, learn_gamma, out_di
     from vaetheory.cli.options import require
 
     if problem_path is None:
-        require(gamma is None and not learn_gamma and restarts is None and prove is None and not require_proof,
-                "--gamma, --learn-gamma, --restarts, --prove and --require-proof need --problem (the main job uses "
-                "the profile's settings)")
+        require(gamma is None and not learn_gamma and restarts is None and prove is None and not require_proof
+                and oracle_method is None and mip_time_limit is None,
+                "--gamma, --learn-gamma, --restarts, --prove, --require-proof, --oracle and --mip-time-limit need "
+                "--problem (the main job uses the profile's settings)")
         from vaetheory.problems.profiles import get_profile
 
         profile = get_profile(profile_name)
@@ -154,7 +185,8 @@ def check(variant_name, problem_path, restarts, seed, gamma, learn_gamma, out_di
 
     args = {"problem_path": problem_path, "restarts": 32 if restarts is None else restarts, "seed": seed,
             "gamma": gamma, "learn_gamma": learn_gamma, "budget": budget, "out_dir": out_dir,
-            "options": {"prove": True if require_proof else prove}}
+            "options": {"prove": True if require_proof else prove}, "oracle": oracle_method or "auto",
+            "mip_time_limit": mip_time_limit}
     if isolated:
         limit = timeout if timeout is not None else mainjob.DEFAULT_PLUGIN_TIMEOUT
         done = mainjob.isolated_check_problem_file(variant_name, limit, **args)
@@ -167,7 +199,9 @@ def check(variant_name, problem_path, restarts, seed, gamma, learn_gamma, out_di
         proofs = done["json"].get("proofs")
         if proofs is not None:
             click.echo("  proved: " + ", ".join(f"{v} {c['proved']}/{done['json']['summary'][v]}"
-                                                for v, c in proofs.items() if v in ("optimal", "bad_local_min")))
+                                                for v, c in proofs.items()
+                                                if v in ("optimal", "bad_local_min")
+                                                or (v == "undecided_min" and done["json"]["summary"].get(v))))
         for x in done["json"]["reports"]:
             click.echo(f"  report: {x}", err=True)
     if require_proof and done["unproved"]:

@@ -27,5 +27,7 @@ def replay(report, as_json):
         status = "reproduced" if result.reproduced else "NOT reproduced: " + "; ".join(result.mismatches)
         click.echo(f"{result.variant}: {result.verdict} (support {result.support}, residual {result.residual:.3g}; "
                    f"optimal {result.optimal_supports}) — {status}"
-                   + ("" if result.proof is None else f"; proof {result.proof['status']}"))
+                   + ("" if result.proof is None else f"; proof {result.proof['status']}"
+                      + (" (proved from the stored point now: the report stores no proof)"
+                         if (result.proof.get("extra") or {}).get("source") else "")))
     raise SystemExit(EXIT_OK if result.reproduced else EXIT_REFUTED)

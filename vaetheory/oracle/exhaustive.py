@@ -1,4 +1,4 @@
-"""Ground truth for P0 (docs/theory.md §1): the exact sparsest row support k* and *all* optimal supports.
+"""The ``enumerate`` oracle method (docs/oracles.md): the exact sparsest row support k* and *all* optimal supports.
 
 Enumeration runs k = rank(X), rank(X)+1, … and tests every k-subset T for an exact fit X ∈ range(Φ_T), in batches:
 with G = ΦᵀΦ and C = ΦᵀX precomputed, the squared residual of the least-squares fit on T is
@@ -23,6 +23,7 @@ from vaetheory.core.errors import BudgetError
 from vaetheory.problems.problem import RANGE_RTOL, Problem
 from vaetheory.core.linalg import numerical_rank
 from vaetheory.core.subsets import DEFAULT_BUDGET, iter_subset_chunks, n_subsets
+from vaetheory.oracle.answer import OracleAnswer
 
 _SCREEN_RTOL = 1e-4  # loose screen on the Gram-form residual; confirmed exactly afterwards
 
@@ -51,10 +52,30 @@ class OracleResult:
     def is_optimal(self, support) -> bool:
         return tuple(sorted(int(j) for j in support)) in set(self.supports)
 
+    # A finished enumeration is certain and lists every optimal support (the OracleAnswer vocabulary).
+    k_star_certain = True
+    supports_complete = True
+
     def to_dict(self) -> dict:
         out = asdict(self)
         out["supports"] = [list(s) for s in self.supports]
         return out
+
+    def answer(self, Phi: np.ndarray, X: np.ndarray) -> OracleAnswer:
+        """This enumeration as an `OracleAnswer` (method "enumerate", k* certain, every optimal support)."""
+        witness = self.supports[0]
+        what = ("the rank-aware test (the columns in range(X))" if self.method == "rank-aware"
+                else "exhaustive enumeration")
+        if self.method not in ("rank-aware", "enumeration"):  # hand-built by a caller (e.g. a benchmark)
+            return OracleAnswer(
+                self.method, self.k, True, witness, fit_residual(Phi, X, witness),
+                f"OracleResult supplied by the caller (method {self.method!r}), taken as certain", self.supports,
+                True, self.rtol, self.seconds, "the caller's OracleResult is right", {"search": self.method})
+        return OracleAnswer(
+            "enumerate", self.k, True, witness, fit_residual(Phi, X, witness),
+            f"{what} of {self.n_subsets:,} subsets: k* = {self.k}, {len(self.supports)} optimal support(s)",
+            self.supports, True, self.rtol, self.seconds, None,
+            {"search": self.method, "n_subsets": self.n_subsets, "rank_X": self.rank_X})
 
 
 def fit_residual(Phi: np.ndarray, X: np.ndarray, support) -> float:
@@ -142,3 +163,14 @@ def sparsest_supports(problem: Problem, *, budget: int = DEFAULT_BUDGET, rtol: f
             return OracleResult(k, tuple(sorted(found)), "enumeration", rank_X, tested, rtol,
                                 time.perf_counter() - t0)
     raise AssertionError("unreachable: the full support always fits a problem that passed validation")
+
+
+def enumeration_cost(problem: Problem, k_max: int) -> int:
+    """Subsets `sparsest_supports` tests at most when k* ≤ k_max (levels rank(X)..k_max, no shortcut counted)."""
+    k0 = max(numerical_rank(problem.X) if problem.noise == 0 else 1, 1)
+    return sum(n_subsets(problem.kappa, k) for k in range(k0, k_max + 1))
+
+
+def oracle_enumerate(problem: Problem, *, budget: int = DEFAULT_BUDGET, progress=None) -> OracleAnswer:
+    """The ``enumerate`` method: `sparsest_supports` as an `OracleAnswer` (BudgetError when over `budget`)."""
+    return sparsest_supports(problem, budget=budget, progress=progress).answer(problem.Phi, problem.X)

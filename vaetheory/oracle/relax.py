@@ -1,7 +1,7 @@
 """Convex baseline: ℓ2,1 (group-lasso) minimisation ``min Σ_j ‖u_j‖₂ s.t. ΦU = X`` through cvxpy (docs/theory.md §3, §6)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -57,8 +57,16 @@ def l21_relaxation(problem: Problem, oracle: OracleResult | None = None, *, solv
     thr = support_rtol * norms.max()
     support = tuple(int(j) for j in np.flatnonzero(norms > thr))
     res = fit_residual(Phi, X, support)
-    optimal = gap = None
-    if oracle is not None:
-        optimal = oracle.is_optimal(support) and res <= oracle.rtol
-        gap = len(support) - oracle.k
-    return RelaxationResult(Uv, norms, support, res, prob.status, thr, optimal, gap)
+    out = RelaxationResult(Uv, norms, support, res, prob.status, thr)
+    return out if oracle is None else judge_relaxation(out, oracle)
+
+
+def judge_relaxation(rel: RelaxationResult, oracle) -> RelaxationResult:
+    """`rel` with ``optimal`` and ``gap`` filled in from an oracle answer. With a certain k*: optimal when its
+    support is a known optimal support (or of size k*, when the list is incomplete) and fits; gap = |support| − k*.
+    With an uncertain k* (k_star only an upper bound): optimal is False when the support does not fit or is larger
+    than the witness, else None (unknown); gap is None."""
+    fits = rel.residual <= oracle.rtol
+    if getattr(oracle, "k_star_certain", True):
+        return replace(rel, optimal=bool(fits and oracle.is_optimal(rel.support)), gap=len(rel.support) - oracle.k)
+    return replace(rel, optimal=False if (not fits or len(rel.support) > oracle.k) else None, gap=None)

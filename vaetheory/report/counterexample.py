@@ -26,7 +26,7 @@ from vaetheory.verdict.check import CheckResult
 from vaetheory.core.errors import InputError, VaetheoryError
 from vaetheory.core.files import write_atomic, write_group
 from vaetheory.search.objective import Objective
-from vaetheory.oracle.exhaustive import sparsest_supports
+from vaetheory.oracle.auto import run_oracle
 from vaetheory.problems.problem import Problem
 from vaetheory.search.multistart import Starts, minimise
 from vaetheory.variants import get_variant
@@ -97,10 +97,27 @@ def point_report(result: CheckResult, index: int, *, spec: str | None = None) ->
         "certificate": {"kkt_tol": result.certificate.kkt_tol, "hessian_tol": result.certificate.hessian_tol,
                         "active_rtol": result.certificate.active_rtol},
         # no wall-clock time in a report: its content (and so its name) depends on the run's inputs only
-        "oracle": {k: v for k, v in result.analysis.oracle.to_dict().items() if k != "seconds"},
+        "oracle": oracle_record(result.analysis.oracle),
         "conditions": result.analysis.conditions.to_dict(),
         "versions": library_versions(),
     }
+
+
+def oracle_record(answer) -> dict:
+    """The oracle evidence a report stores (docs/oracles.md): method, k*, whether certain, basis, assumption, witness
+    and its residual, the optimal supports (also under the legacy keys ``k``/``supports``) and the method's details,
+    without wall-clock times."""
+    return answer.record()
+
+
+#: ``oracle.method`` values of reports written before the oracle methods existed (all were enumerations).
+_LEGACY_ENUMERATION = ("rank-aware", "enumeration")
+
+
+def stored_oracle_method(oracle: dict) -> str:
+    """The oracle method a report was judged with ("enumerate" for reports older than the oracle methods)."""
+    method = oracle.get("method")
+    return "enumerate" if method is None or method in _LEGACY_ENUMERATION else str(method)
 
 
 @dataclass(frozen=True)
@@ -129,9 +146,16 @@ def _markdown(data: dict, json_name: str, png_name: str | None) -> str:
     if reached:
         lines.append(f"- {reached['count']} of {reached['of']} end points of the run reached this support with this "
                      f"verdict (restarts {reached['restarts']}); this report holds the first of them")
+    certain = o.get("k_star_certain", True)
     lines += [
-        f"- end point support ({len(v['support'])} rows): {v['support']}; optimal supports (k* = {o['k']}): "
-        f"{o['supports']}",
+        f"- end point support ({len(v['support'])} rows): {v['support']}; "
+        + (f"optimal supports (k* = {o['k']}): {o['supports']}" if certain
+           else f"best known support (k* <= {o['k']}, not certain): {o['supports']}"),
+        f"- oracle: {stored_oracle_method(o)}"
+        + (f" — {o['basis']}" if o.get("basis") else " (exhaustive enumeration)")
+        + (f"; assumption: {o['assumption']}" if o.get("assumption") else "")
+        + ("" if o.get("witness") is None else f"; witness {o['witness']} with least-squares residual "
+           f"{o['witness_residual']:.2g}"),
         f"- energy {v['energy']:.6g}" + ("" if opt_energy is None else f" vs {opt_energy:.6g} at an optimal point"),
     ]
     if barrier and barrier.get("height") is not None:
@@ -499,7 +523,7 @@ class ReplayResult:
     gamma: float | None = None
     limit: bool = False
     reason: str | None = None
-    proof: dict | None = None  # the re-checked interval proof (None when the report stores none)
+    proof: dict | None = None  # the re-checked stored proof, or a fresh one for a minimum stored without one
 
 
 def load_report(path: str | os.PathLike) -> dict:
@@ -523,6 +547,8 @@ def load_report(path: str | os.PathLike) -> dict:
 def replay_report(path: str | os.PathLike, *, variant: Variant | None = None) -> ReplayResult:
     """Rebuild problem, variant and objective from the report alone; certify the stored end point at the stored γ;
     recompute its support, refit residual and the oracle; compare with the stored verdict and support.
+    The oracle is re-run with the stored method (reports older than the oracle methods: enumeration); a MIP answer
+    depends on its time limit, so its supports are compared only when both runs proved optimality.
 
     variant: use this object instead of resolving the stored name/spec (for variants defined in a test)."""
     data = load_report(path)
@@ -547,7 +573,13 @@ def replay_report(path: str | os.PathLike, *, variant: Variant | None = None) ->
         if isinstance(exc, VaetheoryError):
             raise
         raise InputError(f"{path}: malformed report ({type(exc).__name__}: {exc})") from None
-    oracle = sparsest_supports(problem)
+    stored_oracle = data["oracle"]
+    method = stored_oracle_method(stored_oracle)
+    limit = (stored_oracle.get("details") or {}).get("time_limit")
+    kw = {} if limit is None else {"mip_time_limit": float(limit)}
+    if method != "enumerate" and stored_oracle.get("witness"):
+        kw["candidate"] = stored_oracle["witness"]  # e.g. an ℓ2,1 support, when the problem has no planted Z
+    oracle = run_oracle(problem, method, **kw)
     judged = judge_points(objective, theta, np.array([gamma]), oracle, gamma_floor=floor, **tolerances)
     cert, masks, verdict = judged.certificate, judged.masks, judged.verdicts[0]
     residual = float(judged.residuals[0])
@@ -560,16 +592,41 @@ def replay_report(path: str | os.PathLike, *, variant: Variant | None = None) ->
         mismatches.append(f"limit {bool(judged.limit[0])} != stored {stored['limit']}")
     if support != list(stored.get("support", [])):
         mismatches.append(f"support {support} != stored {stored.get('support')}")
-    if [list(s) for s in oracle.supports] != [list(s) for s in data["oracle"]["supports"]]:
-        mismatches.append(f"optimal supports {[list(s) for s in oracle.supports]} != stored "
-                          f"{data['oracle']['supports']}")
+    if method != "mip" or (oracle.k_star_certain and stored_oracle.get("k_star_certain")):
+        # a MIP that did not prove optimality may stop at another incumbent: only proven answers are compared
+        if [list(s) for s in oracle.supports] != [list(s) for s in stored_oracle["supports"]] and not (
+                method == "mip" and oracle.k == stored_oracle.get("k")):
+            mismatches.append(f"optimal supports {[list(s) for s in oracle.supports]} != stored "
+                              f"{stored_oracle['supports']}")
+    if (method != "mip" and "k_star_certain" in stored_oracle
+            and oracle.k_star_certain != stored_oracle["k_star_certain"]):
+        mismatches.append(f"k* certain {oracle.k_star_certain} != stored {stored_oracle['k_star_certain']} "
+                          f"(oracle {method})")
     proof = None
     if stored.get("proof") is not None:
         proof = _replay_proof(objective, theta[0], gamma, stored["proof"], floor, tolerances["active_rtol"],
                               verdict, support, oracle.k, mismatches)
+    elif verdict in ("optimal", "bad_local_min", "undecided_min"):
+        # a report written without a proof (older, or with --no-prove) is proved from its stored point here: the
+        # skeptic gets the same evidence a fresh run would attach; a failure is shown, not a mismatch
+        proof = _fresh_proof(objective, theta[0], gamma, floor, tolerances["active_rtol"], verdict, support,
+                             oracle.k)
     return ReplayResult(Path(path), variant.name, str(data.get("kind")), verdict, support, residual,
                         [list(s) for s in oracle.supports], float(cert.energy[0]), not mismatches, mismatches, gamma,
                         bool(judged.limit[0]), judged.reasons[0], proof)
+
+def _fresh_proof(objective, theta, gamma, floor, active_rtol, verdict, support, k) -> dict:
+    """Prove the stored point from scratch (certify.interval.prove_point); `extra.source` says so."""
+    from vaetheory.certify.interval import prove_point
+
+    proof = prove_point(objective, theta, gamma, learn_gamma=floor is not None, gamma_floor=floor,
+                        active_rtol=active_rtol)
+    if proof.proved and verdict == "bad_local_min" and not len(support) > k:
+        proof = proof.with_status("not_proved", f"support size {len(support)} does not exceed k* = {k}")
+    out = proof.to_dict()
+    out["extra"] = dict(out.get("extra") or {}) | {"source": "proved at replay (the report stores no proof)"}
+    return out
+
 
 def _replay_proof(objective, theta, gamma, stored: dict, floor, active_rtol, verdict, support, k, mismatches
                   ) -> dict:

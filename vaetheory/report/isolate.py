@@ -146,7 +146,8 @@ def _child_main() -> None:
     signal.signal(signal.SIGINT, _interrupted)
     try:
         if task["kind"] == "main":
-            for record in mainjob.variant_records(task["spec"], **task["args"]):
+            for record in mainjob.variant_records(task["spec"], announce=lambda modes: send({"modes": modes}),
+                                                  **task["args"]):
                 send({"record": record.to_dict()})
         else:
             send({"result": mainjob.check_problem_file(task["spec"], **task["args"])})

@@ -2,7 +2,9 @@
 ``summary-<run>.json``, one pair per run) and reports.
 
 `run_main_job` generates the profile's problems (`vaetheory.problems.profiles`), analyses each once (oracle, ℓ2,1,
-conditions), runs each variant with `run_check`, writes one report per distinct bad support, and summarises. A
+conditions), runs each variant with `run_check` in every γ mode it supports — at its fixed γ and, when its
+`GammaPolicy` is learnable, with γ learned jointly (the paper's own setting, docs/learned-gamma.md) — writes one
+report per distinct bad support, and summarises. A
 variant that raises, fails the import check or runs out of time is recorded as an error for its (variant, problem)
 pairs, named in the summary, and the run goes on; reports already written stay.
 
@@ -86,13 +88,13 @@ class MainJobResult:
 
     def table(self) -> str:
         """Plain-text table: one line per (variant, problem) with verdict counts and claim status (or the error)."""
-        head = f"{'variant':<12} {'problem':<16} " + " ".join(f"{v:>13}" for v in VERDICTS) + "  claim"
+        head = f"{'variant':<12} {'gamma':<7} {'problem':<16} " + " ".join(f"{v:>13}" for v in VERDICTS) + "  claim"
         lines = [head, "-" * len(head)]
         for r in self.records:
             if r.error is not None:
-                lines.append(f"{r.variant:<12} {r.problem:<16} ERROR: {r.error}")
+                lines.append(f"{r.variant:<12} {r.gamma_mode or '':<7} {r.problem:<16} ERROR: {r.error}")
             else:
-                lines.append(f"{r.variant:<12} {r.problem:<16} "
+                lines.append(f"{r.variant:<12} {r.gamma_mode or '':<7} {r.problem:<16} "
                              + " ".join(f"{r.summary.get(v, 0):>13}" for v in VERDICTS) + f"  {r.claim_status}")
         if self.failed_variants:
             lines.append("failed or timed out: " + "; ".join(f"{k} ({v})" for k, v in self.failed_variants.items()))
@@ -110,12 +112,19 @@ def _error_text(exc: BaseException) -> str:
     return (f"{type(exc).__name__}: {exc}".splitlines() or ["error"])[0][:300]
 
 
+def gamma_modes(variant: Variant) -> tuple[bool, ...]:
+    """The γ modes the main job runs `variant` in, as `learn_gamma` flags: fixed γ always; learned γ too when the
+    variant's γ policy is learnable."""
+    return (False, True) if variant.gamma.learnable else (False,)
+
+
 def _run_one(variant: Variant, spec: ProblemSpec, problem, analysis, restarts: int, seed: int, out: Path,
-             report_spec: str | None) -> RunRecord:
-    rec = RunRecord(variant.name, spec.name, problem.describe())
+             report_spec: str | None, learn_gamma: bool = False) -> RunRecord:
+    rec = RunRecord(variant.name, spec.name, problem.describe(), gamma_mode="learned" if learn_gamma else "fixed")
     t0 = time.perf_counter()
     try:
-        result = run_check(problem, variant, restarts=restarts, seed=seed, analysis=analysis)
+        result = run_check(problem, variant, restarts=restarts, seed=seed, analysis=analysis,
+                           learn_gamma=learn_gamma)
         rec.summary, rec.claim_status = result.summary, result.claim_status
         rec.gamma, rec.gamma_mode = result.gamma, result.gamma_mode
         paths = write_check_reports(result, out, spec=report_spec, limit=REPORTS_PER_RUN)
@@ -139,8 +148,11 @@ def _load_checked(spec: str) -> Variant:
     return variant
 
 
-def variant_records(spec: str, *, profile: str, seed: int, out_dir: str, problems: list[dict]) -> Iterator[RunRecord]:
-    """One variant (by spec) on the given problems, one `RunRecord` at a time (what an isolated child runs)."""
+def variant_records(spec: str, *, profile: str, seed: int, out_dir: str, problems: list[dict],
+                    announce=None) -> Iterator[RunRecord]:
+    """One variant (by spec) on the given problems, one `RunRecord` per (problem, γ mode) at a time (what an
+    isolated child runs). announce: called with the list of γ modes once the variant is loaded, so that a parent
+    can tell which runs a child that dies never finished."""
     prof = get_profile(profile)
     specs = [ProblemSpec(**p) for p in problems]
     t0 = time.perf_counter()
@@ -151,28 +163,37 @@ def variant_records(spec: str, *, profile: str, seed: int, out_dir: str, problem
             yield RunRecord(spec, ps.name, "", error=_error_text(exc), seconds=time.perf_counter() - t0)
         return
     report_spec = None if BUILTINS.get(spec) is variant else spec
+    if announce is not None:
+        announce(["learned" if learn else "fixed" for learn in gamma_modes(variant)])
     for ps in specs:
         problem = ps.build()
-        yield _run_one(variant, ps, problem, analyse_problem(problem), prof.restarts_for(variant.name), seed,
-                       Path(out_dir), report_spec)
+        analysis = analyse_problem(problem)
+        for learn in gamma_modes(variant):
+            yield _run_one(variant, ps, problem, analysis, prof.restarts_for(variant.name), seed, Path(out_dir),
+                           report_spec, learn)
 
 
 def check_problem_file(spec: str, *, problem_path: str, restarts: int, seed: int, gamma: float | None,
-                       learn_gamma: bool, budget: int, out_dir: str, options: dict | None = None) -> dict:
+                       learn_gamma: bool, budget: int, out_dir: str, options: dict | None = None,
+                       oracle: str = "auto", mip_time_limit: float | None = None) -> dict:
     """One variant (by spec) on one problem file: run, write its reports, return the JSON of ``vaetheory check
     --json`` (with the report paths) and the one-line text summary (what ``check --problem`` prints).
 
+    oracle, mip_time_limit: how k* is found (`analyse_problem`; docs/oracles.md); the text line names the method.
     options: further keyword arguments for `run_check` (JSON-able: an isolated child receives them as JSON)."""
     from vaetheory.problems.problem import Problem
 
     variant = _load_checked(spec)
     p = Problem.load(problem_path)
+    extra = {} if mip_time_limit is None else {"mip_time_limit": mip_time_limit}
     result = run_check(p, variant, restarts=restarts, seed=seed, gamma=gamma, learn_gamma=learn_gamma,
-                       analysis=analyse_problem(p, budget=budget), **(options or {}))
+                       analysis=analyse_problem(p, budget=budget, oracle=oracle, **extra), **(options or {}))
     paths = write_check_reports(result, out_dir, spec=None if BUILTINS.get(spec) is variant else spec)
     s = result.summary
+    o = result.analysis.oracle
     line = (f"{variant.name} on {p.describe()} (gamma={result.gamma:g}, {result.gamma_mode}): "
-            + ", ".join(f"{k}={v}" for k, v in s.items()) + f"; claim {result.claim_status}")
+            + ", ".join(f"{k}={v}" for k, v in s.items()) + f"; claim {result.claim_status}; oracle {o.method} "
+            f"(k* {'=' if o.k_star_certain else '<='} {o.k_star}, {'certain' if o.k_star_certain else 'not certain'})")
     from vaetheory.verdict.proofs import unproved_minima
 
     return {"json": result.to_dict() | {"reports": [str(x.json) for x in paths]}, "line": line,
@@ -198,8 +219,8 @@ def isolated_check_problem_file(spec: str, timeout: float | None, **args) -> dic
 def _isolated_records(spec: str, timeout: float, prof, seed: int, out: Path, problem_specs: list[ProblemSpec],
                       bar) -> list[RunRecord]:
     def progress(message: dict) -> None:
-        if bar is not None and "record" in message:
-            bar.update(1)
+        if bar is not None and "record" in message and message["record"]["gamma_mode"] == "fixed":
+            bar.update(1)  # the bar counts (variant, problem) pairs; a problem's fixed-γ run comes first
             bar.set_postfix_str(f"{message['record']['variant']} on {message['record']['problem']}")
 
     task = {"kind": "main", "spec": spec, "args": {"profile": prof.name, "seed": seed, "out_dir": str(out),
@@ -208,10 +229,15 @@ def _isolated_records(spec: str, timeout: float, prof, seed: int, out: Path, pro
     outcome = run_isolated(task, timeout, out_dir=out, on_message=progress)
     records = [RunRecord(**m["record"]) for m in outcome.messages if "record" in m]
     failure = next((m["error"] for m in outcome.messages if "error" in m), outcome.error)
+    modes = next((m["modes"] for m in outcome.messages if "modes" in m), ["fixed"])
     name = records[0].variant if records else spec
-    for ps in problem_specs[len(records):]:  # the runs the child never finished
-        records.append(RunRecord(name, ps.name, "", error=failure or "no result", seconds=time.perf_counter() - t0))
-        if bar is not None:
+    done = {(r.problem, r.gamma_mode) for r in records}
+    for ps in problem_specs:  # the runs the child never finished
+        missing = [mode for mode in modes if (ps.name, mode) not in done]
+        for mode in missing:
+            records.append(RunRecord(name, ps.name, "", gamma_mode=mode, error=failure or "no result",
+                                     seconds=time.perf_counter() - t0))
+        if "fixed" in missing and bar is not None:
             bar.update(1)
     return records
 
@@ -251,15 +277,21 @@ def run_main_job(profile: str | None = None, out_dir: str | os.PathLike = "repor
             problem = spec.build()
             analysis = analyse_problem(problem)
             for i, variant, report_spec in local:  # each run is batched over restarts inside run_check
-                by_entry[i].append(_run_one(variant, spec, problem, analysis, prof.restarts_for(variant.name), seed,
-                                            out, report_spec))
+                for learn in gamma_modes(variant):
+                    by_entry[i].append(_run_one(variant, spec, problem, analysis, prof.restarts_for(variant.name),
+                                                seed, out, report_spec, learn))
                 if bar is not None:
                     bar.update(1)
                     bar.set_postfix_str(f"{variant.name} on {spec.name}")
     finally:
         if bar is not None:
             bar.close()
-    records = [by_entry[i][j] for j in range(len(problem_specs)) for i in range(len(entries))]
+    # problem-major order; within a problem, the variants in the order given, each in its γ modes
+    by_problem: dict[str, list[RunRecord]] = {}
+    for i in range(len(entries)):
+        for rec in by_entry[i]:
+            by_problem.setdefault(rec.problem, []).append(rec)
+    records = [rec for ps in problem_specs for rec in by_problem.get(ps.name, [])]
     # unique per run (time, process, random part), so that runs sharing a folder never overwrite each other's summary
     run_id = f"{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
     result = MainJobResult(prof.name, seed, records, out, out / f"summary-{run_id}.md",
@@ -271,19 +303,19 @@ def run_main_job(profile: str | None = None, out_dir: str | os.PathLike = "repor
 def _write_summaries(result: MainJobResult, description: str) -> None:
     """summary-<run>.json and .md, written together (a second run sharing the folder writes its own pair)."""
     data = {"profile": result.profile, "seed": result.seed, "versions": library_versions(),
-            "refuted": [f"{r.variant} on {r.problem}" for r in result.refuted],
+            "refuted": [f"{r.variant} ({r.gamma_mode} gamma) on {r.problem}" for r in result.refuted],
             "errors": [f"{r.variant} on {r.problem}: {r.error}" for r in result.errors],
             "failed_variants": result.failed_variants,
             "runs": [r.to_dict() for r in result.records], "exit_code": result.exit_code}
     md = [f"# vaetheory main job — profile `{result.profile}` ({description}), seed {result.seed}", "",
-          "| variant | problem | " + " | ".join(VERDICTS) + " | claim | reports |",
-          "|---" * (len(VERDICTS) + 4) + "|"]
+          "| variant | γ | problem | " + " | ".join(VERDICTS) + " | claim | reports |",
+          "|---" * (len(VERDICTS) + 5) + "|"]
     for r in result.records:
         if r.error is not None:
-            md.append(f"| {r.variant} | {r.problem} | " + " | ".join("–" for _ in VERDICTS)
+            md.append(f"| {r.variant} | {r.gamma_mode or ''} | {r.problem} | " + " | ".join("–" for _ in VERDICTS)
                       + f" | ERROR: {r.error} | |")
         else:
-            md.append(f"| {r.variant} | {r.problem} | " + " | ".join(str(r.summary.get(v, 0)) for v in VERDICTS)
+            md.append(f"| {r.variant} | {r.gamma_mode} | {r.problem} | " + " | ".join(str(r.summary.get(v, 0)) for v in VERDICTS)
                       + f" | {r.claim_status} | " + ", ".join(f"[{n}]({n})" for n in r.reports) + " |")
     md += ["", f"Refuted claims: {len(result.refuted)}; variant errors: {len(result.errors)}; "
            f"exit code {result.exit_code}."]

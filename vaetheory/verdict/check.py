@@ -15,9 +15,11 @@ from vaetheory.verdict.claims import ClaimContext, claim_for, claim_status, cond
 from vaetheory.problems.conditions import ConditionReport, check_conditions
 from vaetheory.core.errors import InputError
 from vaetheory.search.objective import Objective
-from vaetheory.oracle.exhaustive import DEFAULT_BUDGET, OracleResult, sparsest_supports
+from vaetheory.oracle.answer import DEFAULT_MIP_TIME_LIMIT, OracleAnswer
+from vaetheory.oracle.auto import check_method, run_oracle
+from vaetheory.oracle.exhaustive import DEFAULT_BUDGET, OracleResult
 from vaetheory.problems.problem import Problem
-from vaetheory.oracle.relax import RelaxationResult, l21_relaxation
+from vaetheory.oracle.relax import RelaxationResult, judge_relaxation, l21_relaxation
 from vaetheory.search.multistart import SearchResult, make_starts, minimise
 from vaetheory.core.validation import check_int, check_positive
 from vaetheory.core.protocol import Variant
@@ -25,19 +27,40 @@ from vaetheory.verdict.judge import PointVerdict, judge_points, point_verdicts, 
 from vaetheory.verdict.proofs import PROVE_MAX_D, attach_proofs, proof_summary
 
 
+#: The ℓ2,1 relaxation (a second-order cone program) is skipped when U has more entries (κ·n) than this: measured
+#: 0.2 s at κ = 200, n = 1 but 15 s at κ = 200, n = 20 (load 7; notes/issue-11-oracle.md), more than the rest of the
+#: analysis. The JSON then says so (``relaxation_note``).
+RELAX_MAX_ENTRIES = 2_000
+
+
 @dataclass(frozen=True)
 class ProblemAnalysis:
-    """Variant-independent facts about a problem: exact oracle, ℓ2,1 relaxation, theorem conditions."""
+    """Variant-independent facts about a problem: the oracle's answer (`OracleAnswer`: k*, whether it is certain,
+    how it was established), the ℓ2,1 relaxation, theorem conditions."""
 
-    oracle: OracleResult
+    oracle: OracleAnswer
     relaxation: RelaxationResult | None
     conditions: ConditionReport
+    relaxation_note: str | None = None  # why the relaxation is missing, when it was skipped
 
 
-def analyse_problem(problem: Problem, *, budget: int = DEFAULT_BUDGET, relax: bool = True) -> ProblemAnalysis:
-    oracle = sparsest_supports(problem, budget=budget)
-    relaxation = l21_relaxation(problem, oracle) if relax else None
-    return ProblemAnalysis(oracle, relaxation, check_conditions(problem))
+def analyse_problem(problem: Problem, *, budget: int = DEFAULT_BUDGET, relax: bool = True, oracle: str = "auto",
+                    mip_time_limit: float = DEFAULT_MIP_TIME_LIMIT) -> ProblemAnalysis:
+    """Oracle (`vaetheory.oracle.run_oracle` with method `oracle`: auto | enumerate | uniqueness | mip | none;
+    `budget` caps enumeration, `mip_time_limit` the MIP), ℓ2,1 relaxation (when `relax`; its support is also offered
+    to the oracle as a known exact fit) and the theorem's conditions."""
+    check_method(oracle)
+    relaxation = note = None
+    if relax and problem.kappa * problem.n <= RELAX_MAX_ENTRIES:
+        relaxation = l21_relaxation(problem)
+    elif relax:
+        note = (f"l21 relaxation skipped: kappa*n = {problem.kappa * problem.n:,} > {RELAX_MAX_ENTRIES:,} "
+                "(its cone program would dominate the analysis time)")
+    answer = run_oracle(problem, oracle, budget=budget, mip_time_limit=mip_time_limit,
+                        l21_support=None if relaxation is None else relaxation.support)
+    if relaxation is not None:
+        relaxation = judge_relaxation(relaxation, answer)
+    return ProblemAnalysis(answer, relaxation, check_conditions(problem), note)
 
 
 @dataclass
@@ -81,8 +104,10 @@ class CheckResult:
             "gamma_mode": self.gamma_mode,
             "seed": self.seed,
             "restarts": len(self.points),
-            "optimal": {"k": o.k, "supports": [list(s) for s in o.supports], "method": o.method},
+            "optimal": {"k": o.k, "supports": [list(s) for s in o.supports], "method": o.search},
+            "oracle": {k: v for k, v in o.record().items() if k not in ("k", "supports")},
             "relaxation": None if rel is None else rel.to_dict() | {"row_norms": None},
+            "relaxation_note": self.analysis.relaxation_note,
             "conditions": self.analysis.conditions.to_dict(),
             "claim": {"kind": self.claim.kind, "statement": self.claim.statement,
                       "conditions": self.claim_conditions, "status": self.claim_status},
@@ -93,14 +118,14 @@ class CheckResult:
                                        "hessian_tol": self.certificate.hessian_tol,
                                        "active_rtol": self.certificate.active_rtol},
             "search": {"nit": self.search.nit, "message": self.search.message},
-            "timings": self.timings,
+            "timings": self.timings | {"oracle": self.analysis.oracle.seconds},
         }
 
 
 def run_check(problem: Problem, variant: Variant, *, restarts: int = 32, seed: int = 0, gamma: float | None = None,
               learn_gamma: bool = False, analysis: ProblemAnalysis | None = None, budget: int = DEFAULT_BUDGET,
-              adversarial_fraction: float = 0.25, maxiter: int | None = None, prove: bool | None = None
-              ) -> CheckResult:
+              adversarial_fraction: float = 0.25, maxiter: int | None = None, prove: bool | None = None,
+              oracle: str = "auto", mip_time_limit: float = DEFAULT_MIP_TIME_LIMIT) -> CheckResult:
     """Search `variant` on `problem` from `restarts` starts, certify every end point and give verdicts.
 
     gamma: the fixed γ (default: the variant's), or the starting γ when `learn_gamma` (then γ is learned down to the
@@ -109,6 +134,8 @@ def run_check(problem: Problem, variant: Variant, *, restarts: int = 32, seed: i
     slowly on some landscapes; the joint Newton phase in (θ, γ) finishes the job, docs/learned-gamma.md).
     The claim judged is the variant's claim for the γ mode (`claim_for`).
     prove: attach an interval proof (docs/proofs.md) to every reported minimum; default: on when d ≤ PROVE_MAX_D.
+    oracle, mip_time_limit, budget: how k* is found when `analysis` is not given (`analyse_problem`,
+    docs/oracles.md); the result's JSON names the oracle method and whether k* is certain.
     """
     if maxiter is None:
         maxiter = 3000 if learn_gamma else 20000
@@ -118,9 +145,12 @@ def run_check(problem: Problem, variant: Variant, *, restarts: int = 32, seed: i
         raise InputError(f"variant {variant.name!r} does not support a learned gamma")
     timings = {}
     t = time.perf_counter()
+    check_method(oracle)
     if analysis is None:
-        analysis = analyse_problem(problem, budget=budget)
+        analysis = analyse_problem(problem, budget=budget, oracle=oracle, mip_time_limit=mip_time_limit)
         timings["analysis"] = time.perf_counter() - t
+    if isinstance(analysis.oracle, OracleResult):  # a hand-built analysis holding a bare enumeration result
+        analysis = replace(analysis, oracle=analysis.oracle.answer(problem.Phi, problem.X))
     rng = np.random.default_rng(seed)
     objective = Objective(variant, problem)
     t = time.perf_counter()

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from vaetheory.problems.conditions import ConditionReport
+from vaetheory.oracle.answer import OracleAnswer
 from vaetheory.oracle.exhaustive import OracleResult
 from vaetheory.core.protocol import CONDITION_DESCRIPTIONS, Claim
 
@@ -19,7 +20,7 @@ SMALL_GAMMA = 1e-3
 @dataclass(frozen=True)
 class ClaimContext:
     conditions: ConditionReport
-    oracle: OracleResult
+    oracle: OracleAnswer | OracleResult
     gamma: float
     gamma_mode: str
 
@@ -32,8 +33,17 @@ _EVALUATORS: dict[str, Callable[[ClaimContext], bool | None]] = {
     "fixed_gamma": lambda c: c.gamma_mode == "fixed",
     "small_gamma": lambda c: c.gamma <= SMALL_GAMMA,
     "learned_gamma": lambda c: c.gamma_mode == "learned",
-    "nonoptimal_bfs_exists": lambda c: c.conditions.kappa > c.conditions.d and c.oracle.k < c.conditions.d,
+    "nonoptimal_bfs_exists": lambda c: _nonoptimal_bfs(c),
 }
+
+
+def _nonoptimal_bfs(c: ClaimContext) -> bool | None:
+    """κ > d and k* < d. With an uncertain k* (an upper bound) only ``k_star < d`` decides it (True); else None."""
+    if not c.conditions.kappa > c.conditions.d:
+        return False
+    if c.oracle.k < c.conditions.d:
+        return True
+    return False if c.oracle.k_star_certain else None
 #: name -> (description, evaluator); the names are the protocol's (`CONDITION_DESCRIPTIONS`).
 CONDITIONS: dict[str, tuple[str, Callable[[ClaimContext], bool | None]]] = {
     name: (CONDITION_DESCRIPTIONS[name], _EVALUATORS[name]) for name in CONDITION_DESCRIPTIONS}
@@ -63,8 +73,14 @@ def conditions_met(claim: Claim, ctx: ClaimContext) -> tuple[bool | None, dict[s
 
 
 def claim_status(claim: Claim, ctx: ClaimContext, summary: dict[str, int]) -> str:
-    """held/refuted for ``optimal_minima`` (undecided when no point was certified a minimum); confirmed/not_confirmed for ``bad_minima_exist`` (a finite search cannot
-    refute existence); not_applicable or undecided when the conditions are not (known to be) met."""
+    """held/refuted for ``optimal_minima`` (undecided when no point was certified a minimum, or when a certified
+    minimum is ``undecided_min`` — its optimality rests on a k* the oracle could not certify); confirmed/not_confirmed
+    for ``bad_minima_exist`` (a finite search cannot refute existence); not_applicable or undecided when the
+    conditions are not (known to be) met.
+
+    A refutation (and a confirmation) needs a ``bad_local_min``: a certified minimum shown non-optimal — against a
+    certain k*, or against an exact-fit witness smaller than its support (docs/oracles.md), never against an
+    uncertified guess of k*."""
     if claim.kind == "none":
         return "no_claim"
     met, _ = conditions_met(claim, ctx)
@@ -76,5 +92,7 @@ def claim_status(claim: Claim, ctx: ClaimContext, summary: dict[str, int]) -> st
         if summary.get("bad_local_min", 0) > 0:
             return "refuted"
         # "held" needs at least one certified minimum: a run that certified nothing tested nothing.
+        if summary.get("undecided_min", 0) > 0:
+            return "undecided"
         return "held" if summary.get("optimal", 0) > 0 else "undecided"
     return "confirmed" if summary.get("bad_local_min", 0) > 0 else "not_confirmed"

@@ -1,4 +1,12 @@
-"""Verdicts for certified points (docs/theory.md §5): optimal | bad_local_min | saddle | not_converged.
+"""Verdicts for certified points (docs/theory.md §5, docs/oracles.md): optimal | bad_local_min | undecided_min |
+saddle | not_converged.
+
+A certified minimum is judged against the oracle's answer. With a certain k*: ``optimal`` when its support is a
+known optimal support (or, when the oracle lists only a witness, has size k*) and fits X; else ``bad_local_min``.
+With an uncertain k* (oracle method ``none``, or a MIP not proven optimal) the oracle still holds a witness support
+that fits X, so k* ≤ |witness|: a minimum whose support is larger than the witness, or does not fit X, is still a
+proven ``bad_local_min`` (a sparser exact fit exists); one that fits with at most |witness| rows is
+``undecided_min`` — it may be optimal or not, and nothing is claimed either way.
 
 With γ learned, a point certified at the γ floor (box-constrained KKT) gets its verdict only as a γ → 0 limit
 (`vaetheory.certify.limit`): confirmed → optimal/bad_local_min with ``limit = True``; not confirmed → not_converged
@@ -12,10 +20,11 @@ import numpy as np
 
 from vaetheory.certify.limit import LimitCheck, confirm_limit
 from vaetheory.certify.numeric import Certificate, certify
+from vaetheory.oracle.answer import OracleAnswer
 from vaetheory.oracle.exhaustive import OracleResult
 from vaetheory.variants.builtin import least_squares_on_supports
 
-VERDICTS: tuple[str, ...] = ("optimal", "bad_local_min", "saddle", "not_converged")
+VERDICTS: tuple[str, ...] = ("optimal", "bad_local_min", "undecided_min", "saddle", "not_converged")
 
 
 @dataclass(frozen=True)
@@ -49,6 +58,8 @@ class PointVerdict:
     limit_slope: float | None = None
     reason: str | None = None
     proof: dict | None = None  # the interval proof record (certify.proof.Proof.to_dict), when proofs were run
+    oracle_method: str | None = None  # the oracle method the verdict was judged against (docs/oracles.md)
+    k_star_certain: bool | None = None  # whether that oracle's k* is certain
 
     def to_dict(self) -> dict:
         out = asdict(self)
@@ -69,19 +80,23 @@ def refit_residuals(Phi: np.ndarray, X: np.ndarray, masks: np.ndarray) -> np.nda
     return np.linalg.norm(X[None] - Phi[None] @ U, axis=(1, 2)) / np.linalg.norm(X)
 
 
-def classify(cert: Certificate, masks: np.ndarray, residuals: np.ndarray, oracle: OracleResult) -> list[str]:
+def classify(cert: Certificate, masks: np.ndarray, residuals: np.ndarray,
+             oracle: OracleAnswer | OracleResult) -> list[str]:
     """Verdict per point. Uncertified points never count as minima: not stationary on the active coordinates (or
-    in γ) → not_converged; stationary but failing the inactive-gradient or Hessian test → saddle."""
+    in γ) → not_converged; stationary but failing the inactive-gradient or Hessian test → saddle. Certified minima:
+    see the module docstring (a certain k* gives optimal/bad_local_min; an uncertain one can give undecided_min)."""
     out = []
     for i in range(len(masks)):  # assembling labels for R points; all numerics above are batched
+        fits = residuals[i] <= oracle.rtol
+        support = np.flatnonzero(masks[i])
         if not cert.stationary[i]:
             out.append("not_converged")
         elif not (cert.inactive_ok[i] and cert.second_order[i]):
             out.append("saddle")
-        elif residuals[i] <= oracle.rtol and oracle.is_optimal(np.flatnonzero(masks[i])):
-            out.append("optimal")
+        elif oracle.k_star_certain:
+            out.append("optimal" if fits and oracle.is_optimal(support) else "bad_local_min")
         else:
-            out.append("bad_local_min")
+            out.append("bad_local_min" if not fits or len(support) > oracle.k else "undecided_min")
     return out
 
 
@@ -125,9 +140,11 @@ class Judgement:
     reasons: list[str | None] | None = None
     limit_check: LimitCheck | None = None
     limit_index: np.ndarray | None = None
+    oracle_method: str | None = None
+    k_star_certain: bool | None = None
 
 
-def judge_points(objective, theta: np.ndarray, gamma: np.ndarray, oracle: OracleResult, *,
+def judge_points(objective, theta: np.ndarray, gamma: np.ndarray, oracle: OracleAnswer | OracleResult, *,
                  gamma_floor: float | None = None, **tolerances) -> Judgement:
     """The verdict step for end points (used by `run_check` and by report replay): certify at γ (with the γ floor
     when γ was learned), read each latent support at the certificate's threshold, refit, classify; with γ learned,
@@ -149,7 +166,10 @@ def judge_points(objective, theta: np.ndarray, gamma: np.ndarray, oracle: Oracle
                     limit[i] = True
                 else:
                     verdicts[i], reasons[i] = "not_converged", check.reasons[j]
-    return Judgement(cert, masks, residuals, verdicts, limit, reasons, check, idx)
+    method = oracle.method
+    if isinstance(oracle, OracleResult) and method in ("rank-aware", "enumeration"):
+        method = "enumerate"  # a bare exhaustive OracleResult names its search, not the oracle method
+    return Judgement(cert, masks, residuals, verdicts, limit, reasons, check, idx, method, oracle.k_star_certain)
 
 
 def _opt(a, i) -> float | None:
@@ -171,5 +191,6 @@ def point_verdicts(judged: Judgement, gamma: np.ndarray, start_kinds, own_residu
             float(cert.min_inactive_grad[i]), float(cert.min_hessian_eig[i]), float(cert.min_hessian_eig_rel[i]),
             float(gamma[i]), str(start_kinds[i]), bool(judged.limit[i]) if judged.limit is not None else False,
             None if cert.at_floor is None else bool(cert.at_floor[i]), _opt(cert.kkt_gamma, i),
-            _opt(cert.grad_gamma, i), slopes.get(i), None if judged.reasons is None else judged.reasons[i]))
+            _opt(cert.grad_gamma, i), slopes.get(i), None if judged.reasons is None else judged.reasons[i],
+            oracle_method=judged.oracle_method, k_star_certain=judged.k_star_certain))
     return out

@@ -1,10 +1,12 @@
 """Interval proofs attached to verdicts (docs/proofs.md).
 
-A reported minimum (``optimal`` or ``bad_local_min``) gets a `Proof` from `vaetheory.certify.interval`; other
-verdicts get ``not_applicable``. A ``bad_local_min`` keeps ``proved`` only when its support is larger than the
-oracle's k* (so non-optimality follows from the support size alone, not from a floating-point residual); the
-oracle's own evidence — k*, a witness support, that witness's least-squares residual and the oracle's method — is put
-beside it, since the proof takes k* from the oracle.
+A reported minimum (``optimal``, ``bad_local_min`` or ``undecided_min``) gets a `Proof` from
+`vaetheory.certify.interval`; other verdicts get ``not_applicable``. A ``bad_local_min`` keeps ``proved`` only when
+its support is larger than the oracle's k* (so non-optimality follows from the support size alone, not from a
+floating-point residual; with an uncertain k* the oracle's k_star is the size of an exact-fit witness, an upper bound
+on k*, so the rule still proves non-optimality); the oracle's own evidence — k*, whether it is certain, a witness
+support, that witness's least-squares residual, the oracle's method and basis — is put beside it, since the proof
+takes k* from the oracle.
 """
 from __future__ import annotations
 
@@ -12,24 +14,29 @@ import numpy as np
 
 from vaetheory.certify.interval import METHOD, prove_points
 from vaetheory.certify.proof import Proof, not_applicable
+from vaetheory.oracle.answer import OracleAnswer
 from vaetheory.oracle.exhaustive import OracleResult, fit_residual
 from vaetheory.verdict.judge import VERDICTS
 
 #: Proofs run by default when d is at most this (measured: bench/proof_cost.py, notes/issue-14.md).
 PROVE_MAX_D = 20
-MINIMA = ("optimal", "bad_local_min")
+MINIMA = ("optimal", "bad_local_min", "undecided_min")
 
 
-def oracle_evidence(oracle: OracleResult, Phi: np.ndarray, X: np.ndarray) -> dict:
-    """k*, one witness support, its exact least-squares relative residual, and how the oracle decided."""
+def oracle_evidence(oracle: OracleAnswer | OracleResult, Phi: np.ndarray, X: np.ndarray) -> dict:
+    """k*, whether it is certain, one witness support, its exact least-squares relative residual, and how the
+    oracle decided (method and basis)."""
     witness = list(oracle.supports[0]) if oracle.supports else None
-    return {"k_star": oracle.k, "witness_support": witness,
-            "witness_residual": None if witness is None else fit_residual(Phi, X, witness),
-            "oracle_method": oracle.method}
+    out = {"k_star": oracle.k, "k_star_certain": oracle.k_star_certain, "witness_support": witness,
+           "witness_residual": None if witness is None else fit_residual(Phi, X, witness),
+           "oracle_method": oracle.method}
+    if isinstance(oracle, OracleAnswer):
+        out["oracle_basis"] = oracle.basis
+    return out
 
 
 def attach_proofs(objective, theta: np.ndarray, gamma: np.ndarray, verdicts: list[str], masks: np.ndarray,
-                  oracle: OracleResult, *, learn_gamma: bool = False, gamma_floor: float | None = None,
+                  oracle: OracleAnswer | OracleResult, *, learn_gamma: bool = False, gamma_floor: float | None = None,
                   active_rtol: float | None = None) -> list[Proof]:
     """One `Proof` per point: interval proofs for the reported minima, with the k* rule for ``bad_local_min``."""
     select = np.array([v in MINIMA for v in verdicts], dtype=bool)
