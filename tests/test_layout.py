@@ -78,7 +78,7 @@ def upward_imports(root: Path = ROOT) -> list[str]:
 
 
 def test_every_stage_is_a_package():
-    for stage in [s for s in STAGES if s != "sweep"]:  # sweep: added with `vaetheory sweep`
+    for stage in STAGES:
         assert (ROOT / stage / "__init__.py").is_file(), f"stage {stage!r} is not a package"
     flat = sorted(p.name for p in ROOT.glob("*.py") if p.name not in {"__init__.py", "__main__.py", "pytest_plugin.py"})
     assert flat == [], f"modules outside the stage packages: {flat}"
@@ -106,7 +106,15 @@ def test_the_layout_check_catches_an_upward_import(tmp_path):
     assert len(found) == 1 and "vaetheory.verdict.check" in found[0]
 
 
-@pytest.mark.parametrize("package", ["vaetheory", *(f"vaetheory.{s}" for s in STAGES if s != "sweep")])
+def test_sweep_is_the_top_stage_and_only_the_cli_imports_it():
+    assert STAGES[-1] == "sweep"
+    users = sorted({module_name(path) for path in ROOT.rglob("*.py")
+                    for _, target in runtime_imports(path)
+                    if target.startswith("vaetheory.sweep") and not module_name(path).startswith("vaetheory.sweep")})
+    assert users and all(u.startswith("vaetheory.cli") for u in users), users
+
+
+@pytest.mark.parametrize("package", ["vaetheory", *(f"vaetheory.{s}" for s in STAGES)])
 def test_every_public_name_resolves(package):
     mod = importlib.import_module(package)
     for name in mod.__all__:

@@ -23,6 +23,7 @@ _getattr, __dir__, __all__ = attach(__name__, {
     "ConditionReport": "problems.conditions", "check_conditions": "problems.conditions",
     "collapsed_energy": "variants.energies", "get_variant": "variants.registry",
     "OracleResult": "oracle.exhaustive", "sparsest_supports": "oracle.exhaustive",
+    "OracleAnswer": "oracle.answer", "run_oracle": "oracle.auto",
     "RelaxationResult": "oracle.relax", "l21_relaxation": "oracle.relax",
     "CheckResult": "verdict.check", "ProblemAnalysis": "verdict.check", "analyse_problem": "verdict.check",
     "run_check": "verdict.check",

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from vaetheory.core.threads import blas_single_threaded
 from vaetheory.search.objective import Objective
 from vaetheory.search.multistart import (ACTIVE_RTOL, GAMMA_AT_FLOOR_RTOL, active_mask, block_scales,
                                          gamma_derivatives, gamma_scale)
@@ -82,6 +83,7 @@ class Certificate:
         return out if self.kkt_gamma is None else np.maximum(out, self.kkt_gamma)
 
 
+@blas_single_threaded
 def certify(objective: Objective, theta: np.ndarray, gamma: np.ndarray, *, kkt_tol: float = KKT_TOL,
             hessian_tol: float = HESSIAN_TOL, active_rtol: float = ACTIVE_RTOL,
             gamma_floor: float | None = None) -> Certificate:
@@ -93,7 +95,7 @@ def certify(objective: Objective, theta: np.ndarray, gamma: np.ndarray, *, kkt_t
     if learned:
         E, g, g_gamma, h_tg, h_gg = gamma_derivatives(objective, theta, gamma)
     else:
-        E, g, g_gamma = objective.value_and_grad(theta, gamma)
+        E, g, g_gamma = objective.value_and_grad(theta, gamma, with_gamma=False)
     A = active_mask(objective, theta, active_rtol)
     b = block_scales(objective, theta)
     S = np.maximum(np.abs(E), 1.0)[:, None]

@@ -13,7 +13,9 @@
    γ is learnable); ``latent_scales`` is (κ,) finite ≥ 0; ``representation`` is (κ, n) finite;
 6. batched, exactly as the search and the certificate call it (``Objective.value_and_grad`` and
    ``Objective.active_hessian`` under ``vmap``) on a batch of four points, agreeing with plain autograd on
-   energies, gradients and Hessians (some torch ops have wrong batching rules for Hessian-vector products).
+   energies, gradients and Hessians (some torch ops have wrong batching rules for Hessian-vector products);
+7. the optional closed-form hook ``value_and_grad_batch``, when present, agreeing with autograd of ``energy`` on
+   energies, gradients and (γ learnable) ∂E/∂γ (`hook_disagreement`).
 
 Everything runs on a tiny generated problem (d=6, κ=12, r=2, n=4) unless one is given: well under a second.
 """
@@ -36,6 +38,8 @@ METHODS = ("param_specs", "energy", "init_random", "init_from_support", "latent_
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
 #: Relative disagreement allowed between batched (vmap) and plain-autograd energies, gradients and Hessians.
 VMAP_RTOL = 1e-7
+#: Relative disagreement allowed between a ``value_and_grad_batch`` hook and autograd (`hook_disagreement`).
+HOOK_RTOL = 1e-7
 
 
 @lru_cache(maxsize=1)
@@ -204,7 +208,7 @@ def _batched_problems(variant, problem: Problem, theta: np.ndarray) -> list[str]
     gamma = np.full(len(theta), float(variant.gamma.default))
     try:
         objective = Objective(variant, problem)
-        E, g, _ = objective.value_and_grad(theta, gamma)
+        E, g, _ = objective.autograd_value_and_grad(theta, gamma)
         objective.latent_scales(theta)
         objective.representation(theta, gamma)
         H, _, _ = objective.active_hessian(theta, gamma, np.ones(theta.shape, dtype=bool))
@@ -224,7 +228,42 @@ def _batched_problems(variant, problem: Problem, theta: np.ndarray) -> list[str]
                 return [f"{what} under vmap differs from plain autograd at a start from {start[i]} (max error "
                         f"{np.abs(batched - ref).max():.3g}, scale {scale:.3g}); an op in the energy has a wrong "
                         "batching rule (in torch 2.13: linalg.solve, slogdet/logdet; use cholesky + solve_triangular)"]
-    return []
+    return hook_problems(objective, theta, gamma)
+
+
+def hook_disagreement(objective, theta: np.ndarray, gamma: np.ndarray, *, with_gamma: bool = True
+                      ) -> tuple[str, float] | None:
+    """Where the variant's ``value_and_grad_batch`` hook (through `Objective.value_and_grad`) and autograd of its
+    ``energy`` (`Objective.autograd_value_and_grad`) disagree on a batch of points: (what, relative error) for the
+    first of energy, gradient, γ derivative (when `with_gamma`) beyond HOOK_RTOL, else None. Errors are relative to
+    the largest magnitude of the reference quantity at each point (so scale-free), floored at 1."""
+    E, g, gg = objective.value_and_grad(theta, gamma, with_gamma=with_gamma)
+    E0, g0, gg0 = objective.autograd_value_and_grad(theta, gamma)
+    pairs = [("energy", E[:, None], E0[:, None]), ("gradient", g, g0)]
+    if with_gamma:
+        pairs.append(("gamma derivative", np.asarray(gg, dtype=float)[:, None], gg0[:, None]))
+    for what, hook, ref in pairs:
+        scale = np.maximum(np.abs(ref).max(axis=1), 1.0)
+        err = np.where(np.isfinite(hook), np.abs(hook - ref), np.inf).max(axis=1) / scale
+        if not np.all(err <= HOOK_RTOL):
+            return what, float(err.max())
+    return None
+
+
+def hook_problems(objective, theta: np.ndarray, gamma: np.ndarray) -> list[str]:
+    """The optional ``value_and_grad_batch`` hook compared with autograd (`hook_disagreement`), in γ too when γ is
+    learnable; [] without a hook."""
+    if not objective.has_closed_form_gradient:
+        return []
+    try:
+        found = hook_disagreement(objective, theta, gamma, with_gamma=bool(objective.variant.gamma.learnable))
+    except Exception as exc:
+        return [f"value_and_grad_batch raised {one_line(exc)}"]
+    if found is None:
+        return []
+    what, err = found
+    return [f"value_and_grad_batch: its {what} differs from autograd of energy (max relative error {err:.3g}); "
+            "a wrong closed form would steer the search to wrong points"]
 
 
 @single_threaded

@@ -219,7 +219,7 @@ def isolated_check_problem_file(spec: str, timeout: float | None, **args) -> dic
 def _isolated_records(spec: str, timeout: float, prof, seed: int, out: Path, problem_specs: list[ProblemSpec],
                       bar) -> list[RunRecord]:
     def progress(message: dict) -> None:
-        if bar is not None and "record" in message and message["record"]["gamma_mode"] == "fixed":
+        if bar is not None and "record" in message and message["record"]["gamma_mode"] in ("fixed", None):
             bar.update(1)  # the bar counts (variant, problem) pairs; a problem's fixed-γ run comes first
             bar.set_postfix_str(f"{message['record']['variant']} on {message['record']['problem']}")
 
@@ -232,7 +232,10 @@ def _isolated_records(spec: str, timeout: float, prof, seed: int, out: Path, pro
     modes = next((m["modes"] for m in outcome.messages if "modes" in m), ["fixed"])
     name = records[0].variant if records else spec
     done = {(r.problem, r.gamma_mode) for r in records}
+    failed_before_runs = {r.problem for r in records if r.gamma_mode is None}  # e.g. the variant did not load
     for ps in problem_specs:  # the runs the child never finished
+        if ps.name in failed_before_runs:
+            continue
         missing = [mode for mode in modes if (ps.name, mode) not in done]
         for mode in missing:
             records.append(RunRecord(name, ps.name, "", gamma_mode=mode, error=failure or "no result",

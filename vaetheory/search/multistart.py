@@ -3,9 +3,12 @@
 All restarts are minimised together: their energies are summed (the sum is separable, so its minimisers are the
 tuples of each restart's minimisers) and one L-BFGS-B run over the stacked vector handles the bounds ν ≥ 0 — an
 active-set method that can re-activate a coordinate sitting at 0 when its gradient turns negative (the pitfall of
-docs/theory.md §5 that multiplicative updates fall into). A batched, saddle-free projected Newton phase then finishes the
-job on the active coordinates (when there are at most NEWTON_MAX_ACTIVE of them), so the certificate sees points
-stationary to near machine precision; L-BFGS-B alone stalls on the ill-conditioned small-γ landscapes.
+docs/theory.md §5 that multiplicative updates fall into). A batched projected Newton phase then finishes the job on
+the active coordinates (when there are at most NEWTON_MAX_ACTIVE of them), so the certificate sees points stationary
+to near machine precision; L-BFGS-B alone stalls on the ill-conditioned small-γ landscapes. Each point stops as soon
+as it is stationary; steps are damped (Levenberg–Marquardt: a Cholesky step, a saddle-free eigen step where the free
+Hessian is indefinite) or, for points with more than NEWTON_DENSE_MAX free coordinates, truncated-Newton
+trust-region CG steps on Hessian-vector products.
 
 Starts (`make_starts`): random points from the variant, and adversarial ones: least-squares fits on non-optimal
 basic feasible supports (size-d supports that contain no optimal support) and on the ℓ2,1 relaxation's support.
@@ -24,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import minimize
 
+from vaetheory.core.threads import blas_single_threaded, torch_threads
 from vaetheory.search.objective import Objective
 from collections.abc import Sequence
 
@@ -31,10 +35,30 @@ from collections.abc import Sequence
 ACTIVE_RTOL = 1e-6
 #: Active-coordinate count up to which the Newton phase runs (its cost grows as m³ per point and iteration).
 NEWTON_MAX_ACTIVE = 600
+#: Levenberg–Marquardt damping of the Newton phase, relative to the largest entry of a point's scaled Hessian:
+#: its start, floor and ceiling (above the ceiling a point that found no decrease stops), and the damping increases
+#: tried per iteration.
+NEWTON_MU_INIT = 1e-8
+NEWTON_MU_MIN = 1e-15
+NEWTON_MU_MAX = 1e6
+NEWTON_TRIES = 16
+#: Points with more free coordinates than this take truncated-Newton steps (trust-region CG on Hessian-vector
+#: products) instead of factorising the dense free Hessian; at most NEWTON_CG_MAX CG iterations per step, trust
+#: radius (in block-scaled coordinates) starting at NEWTON_RADIUS0, at most NEWTON_RADIUS_MAX, and a point whose
+#: radius falls below NEWTON_RADIUS_MIN without a decrease stops.
+NEWTON_DENSE_MAX = 150
+NEWTON_CG_MAX = 250
+NEWTON_RADIUS0 = 1.0
+NEWTON_RADIUS_MAX = 1e3
+NEWTON_RADIUS_MIN = 1e-14
+#: Largest ε of the ε-active set of the truncated-Newton steps (relative to the block scale).
+NEWTON_EPS_ACTIVE = 1e-2
 #: L-BFGS-B iterations between checks whether the Newton phase can take over.
 LBFGS_STAGE = 250
 #: A point whose γ is at most floor × (1 + GAMMA_AT_FLOOR_RTOL) sits at the floor (the box constraint is active).
 GAMMA_AT_FLOOR_RTOL = 1e-9
+#: With γ learned, γ ≤ this × max(‖X‖²_F / n, floor, starting γ) in the L-BFGS-B stage (see `minimise`).
+GAMMA_CAP_FACTOR = 1e6
 #: γ schedule of the continuation starts: from ANNEAL_HIGH × the data scale down by ANNEAL_FACTOR per stage.
 ANNEAL_HIGH = 1e-1
 ANNEAL_FACTOR = 1e-1
@@ -98,10 +122,14 @@ def nonoptimal_bfs_masks(problem, optimal_supports: Sequence[Sequence[int]], cou
 def make_starts(objective: Objective, restarts: int, rng: np.random.Generator, gamma: float, *,
                 optimal_supports: Sequence[Sequence[int]] | None = None, l21_support=None,
                 adversarial_fraction: float = 0.25, learn_gamma: bool = False,
-                gamma_floor: float | None = None, anneal_fraction: float = 0.25) -> Starts:
+                gamma_floor: float | None = None, anneal_fraction: float = 0.25, continuation: bool = False
+                ) -> Starts:
     """`restarts` starting points: a share of adversarial ones (non-optimal BFS, the ℓ2,1 support) when the optimal
     supports are given (the oracle's answer), the rest random. With `learn_gamma`, the BFS starts begin at the small
-    γ = 10 × floor and a share `anneal_fraction` of the random starts become γ-continuation starts ("anneal")."""
+    γ = 10 × floor and a share `anneal_fraction` of the random starts become γ-continuation starts ("anneal").
+    With `continuation` (either γ mode) every random start is a γ-continuation start: minimised along a decreasing
+    γ schedule down to the run's γ first (what makes one start converge to the planted support at d = 100,
+    κ = 200, r = 40; bench/speed.py)."""
     variant, problem, layout = objective.variant, objective.problem, objective.layout
     floor = variant.gamma.floor if gamma_floor is None else gamma_floor
     masks, kinds = [], []
@@ -119,6 +147,8 @@ def make_starts(objective: Objective, restarts: int, rng: np.random.Generator, g
     masks = np.concatenate(masks) if masks else np.zeros((0, problem.kappa), dtype=bool)
     n_rand = max(restarts - len(masks), 0)
     n_anneal = min(n_rand, int(round(anneal_fraction * restarts))) if learn_gamma and restarts > 1 else 0
+    if continuation:
+        n_anneal = n_rand
     parts = []
     if len(masks):
         parts.append(layout.pack(variant.init_from_support(problem, masks, gamma), len(masks)))
@@ -193,108 +223,248 @@ def block_scales(objective: Objective, theta: np.ndarray) -> np.ndarray:
 
 def free_counts(objective: Objective, theta: np.ndarray, gamma: np.ndarray) -> np.ndarray:
     """(R,) number of coordinates the Newton phase would move (all but nonneg ones at ~0 with positive gradient)."""
-    _, g, _ = objective.value_and_grad(theta, gamma)
+    _, g, _ = objective.value_and_grad(theta, gamma, with_gamma=False)
     held = objective.layout.nonneg[None] & (theta <= ACTIVE_RTOL * block_scales(objective, theta)) & (g > 0)
     return (~held).sum(1)
 
 
+def _trust_region_cg_step(objective: Objective, th: np.ndarray, ga: np.ndarray, E: np.ndarray, g: np.ndarray,
+                          b: np.ndarray, held: np.ndarray, free: np.ndarray, scaled: np.ndarray, slack: np.ndarray,
+                          radius: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One truncated-Newton step per point (Steihaug–Toint conjugate gradients in a trust region), in coordinates
+    scaled by the block scales, on the free coordinates; Hessian-vector products only (`Objective.hvp`), batched over
+    the points, each point leaving CG on its own (residual below η‖g‖ with η = min(0.5, √(‖g‖/|E|)), negative
+    curvature, or the trust-region boundary). Returns (new points, whether each step was taken, new radii)."""
+    nonneg = objective.layout.nonneg[None, :]
+    # Bertsekas' ε-active set: a coordinate within ε of its bound, with a positive gradient, is held too, where ε
+    # (relative to the block scale) shrinks with the point's scaled projected-gradient step, so that coordinates
+    # on their way to 0 stop spoiling the Newton model while the active set is still being identified.
+    xs = th / b
+    gsc = g * b / np.maximum(np.abs(E), 1.0)[:, None]
+    proj = np.where(nonneg, np.abs(xs - np.maximum(xs - gsc, 0.0)), np.abs(gsc)).max(1)
+    eps = np.minimum(NEWTON_EPS_ACTIVE, proj)[:, None]
+    held = held | (nonneg & (xs <= eps) & (g > 0))
+    free = ~held
+    F = free.astype(np.float64)
+    bF = b * F
+    gs = g * bF
+    gnorm = np.linalg.norm(gs, axis=1)
+    tol = np.minimum(0.5, np.sqrt(gnorm / np.maximum(np.abs(E), 1.0))) * gnorm
+    z = np.zeros_like(gs)
+    r = gs.copy()
+    d = -r
+    rr = (r * r).sum(1)
+    q = np.zeros(len(th))
+    going = np.ones(len(th), dtype=bool)
+    for _ in range(min(NEWTON_CG_MAX, int(free.sum(1).max()) + 1)):
+        rows = np.flatnonzero(going)
+        if not len(rows):
+            break
+        Hd = objective.hvp(th[rows], ga[rows], d[rows] * bF[rows]) * bF[rows]
+        dr, dd = d[rows], (d[rows] * d[rows]).sum(1)
+        dHd = (dr * Hd).sum(1)
+        alpha = rr[rows] / np.where(dHd > 0, dHd, 1.0)
+        z_new = z[rows] + alpha[:, None] * dr
+        out = (dHd <= 0) | (np.linalg.norm(z_new, axis=1) >= radius[rows])
+        # to the boundary: the positive root τ of ‖z + τ d‖ = Δ
+        zd, zz = (z[rows] * dr).sum(1), (z[rows] * z[rows]).sum(1)
+        tau = (-zd + np.sqrt(np.maximum(zd**2 + dd * (radius[rows] ** 2 - zz), 0.0))) / np.maximum(dd, 1e-300)
+        t = np.where(out, tau, alpha)
+        rd = (r[rows] * dr).sum(1)
+        q[rows] += t * rd + 0.5 * t**2 * dHd
+        z[rows] += t[:, None] * dr
+        r_new = r[rows] + t[:, None] * Hd
+        rr_new = (r_new * r_new).sum(1)
+        stop = out | (np.sqrt(rr_new) <= tol[rows])
+        beta = rr_new / np.maximum(rr[rows], 1e-300)
+        d[rows] = -r_new + beta[:, None] * dr
+        r[rows], rr[rows] = r_new, rr_new
+        going[rows[stop]] = False
+    pred = -q
+    base = np.where(held, 0.0, th)
+    trial = base + z * bF
+    trial = np.where(nonneg, np.maximum(trial, 0.0), trial)
+    trial = np.where(np.isfinite(trial), trial, th)
+    try:
+        Et, gt, _ = objective.value_and_grad(trial, ga, with_gamma=False)
+    except FloatingPointError:
+        Et, gt = np.full(len(th), np.inf), np.zeros_like(trial)
+    meas = np.where(free, np.abs(gt) * b, 0.0).max(1) / np.maximum(np.abs(Et), 1.0)
+    finite = np.isfinite(Et)
+    flat = finite & (Et <= E + slack) & (meas < 0.5 * scaled)
+    take = finite & ((Et < E) | flat)
+    ratio = np.where(finite, (E - Et) / np.maximum(pred, 1e-300), -np.inf)
+    znorm = np.linalg.norm(z, axis=1)
+    new_radius = np.where(~take | (ratio < 0.25), 0.25 * np.minimum(znorm, radius),
+                          np.where((ratio > 0.75) & (znorm >= 0.99 * radius), 2 * radius, radius))
+    return np.where(take[:, None], trial, th), take, np.minimum(new_radius, NEWTON_RADIUS_MAX)
+
+
+@blas_single_threaded
 def projected_newton(objective: Objective, theta: np.ndarray, gamma: np.ndarray, *, max_iter: int = 50,
                      tol: float = 1e-12, gamma_floor: float | None = None
                      ) -> tuple[np.ndarray, int] | tuple[np.ndarray, np.ndarray, int]:
-    """Batched projected Newton (Bertsekas 1982) on the bound-constrained problem, saddle-free variant.
+    """Batched projected Newton (Bertsekas 1982) on the bound-constrained problem, globalised by Levenberg–Marquardt
+    damping (a trust region in the scaled coordinates), with per-point convergence.
 
-    Each iteration: a nonneg coordinate is *held* at 0 when it is ~0 and its gradient is positive; on the other
-    (free) coordinates the step is −V|Λ|⁻¹Vᵀg from the eigendecomposition of the free Hessian (|Λ| clamped away
-    from 0), which descends out of saddles instead of converging to them; coordinates at 0 with negative gradient
-    are free, so they revive. A projected backtracking line search accepts decreases (and, where the decrease is
-    below the rounding of E — relative 1e-12 plus 1e3·eps·‖X‖²/γ, the data term's error at small γ — steps that keep
-    E within rounding and halve the scaled gradient). Points whose scaled
-    free gradient is below `tol` stop moving. Returns the points and the iterations used.
+    Each iteration, for the points not yet finished only: a nonneg coordinate is *held* at 0 when it is ~0 and its
+    gradient is positive; on the other (free) coordinates, in coordinates scaled by the block scales, the step is
+    −(H + μI)⁻¹g from one Cholesky factor of the damped free Hessian (closed form when the variant has a ``hessian``
+    hook, else autograd Hessian-vector products). The damping μ is per point, relative to the Hessian's largest
+    entry: raised ×10 when the factorisation fails (H + μI indefinite: the step then descends along negative
+    curvature instead of converging to a saddle) or the projected step does not decrease E, lowered ×10 after an
+    accepted step whose decrease matches the quadratic model, so near a nondegenerate minimum the step is Newton's and
+    converges quadratically. Coordinates at 0 with negative gradient are free, so they revive. A step is accepted
+    when E decreases (or, where the decrease is below the rounding of E — relative 1e-12 plus 1e3·eps·‖X‖²/γ, the
+    data term's error at small γ — when E stays within rounding and the scaled gradient halves). Points whose scaled
+    free gradient is below `tol`, or for which no damping up to NEWTON_MU_MAX gives a decrease (as stationary as
+    this method can make them), stop and cost nothing further. Returns the points and the iterations used.
 
     With `gamma_floor`, γ (R,) is one more coordinate, in linear γ with the box constraint γ ≥ floor: held at the
     floor while ∂E/∂γ > 0 there, free otherwise; the Hessian is taken jointly over (θ_free, γ) (γ row and column
-    from `gamma_derivatives`), the step is computed in coordinates scaled by the block scales and by γ, and γ moves
-    by at most a factor 10 per step. Returns (θ, γ, iterations) in that case.
+    from `gamma_derivatives`), scaled by γ, and γ moves by at most a factor 10 per step. Returns (θ, γ, iterations)
+    in that case.
     """
+    import torch
+
     learn = gamma_floor is not None
-    nonneg = objective.layout.nonneg[None, :]
+    nonneg_all = objective.layout.nonneg[None, :]
+    theta = np.array(theta, dtype=np.float64)
     gamma = np.array(np.broadcast_to(np.asarray(gamma, dtype=np.float64), (len(theta),)))
     done = np.zeros(len(theta), dtype=bool)
+    mu = np.full(len(theta), NEWTON_MU_INIT)
+    radius = np.full(len(theta), NEWTON_RADIUS0)
     x_sq = float(np.sum(objective.problem.X**2))
     it = 0
     for it in range(1, max_iter + 1):
+        idx = np.flatnonzero(~done)
+        if not len(idx):
+            break
+        th, ga = theta[idx], gamma[idx]
         if learn:
-            E, g, gg, h_tg, h_gg = gamma_derivatives(objective, theta, gamma)
+            E, g, gg, h_tg, h_gg = gamma_derivatives(objective, th, ga)
         else:
-            E, g, _ = objective.value_and_grad(theta, gamma)
+            E, g, _ = objective.value_and_grad(th, ga, with_gamma=False)
         if not (np.all(np.isfinite(E)) and np.all(np.isfinite(g))):
             raise FloatingPointError(f"variant {objective.variant.name!r}: non-finite energy or gradient in the search")
-        b = block_scales(objective, theta)
-        held = nonneg & (theta <= ACTIVE_RTOL * b) & (g > 0)  # same rule as free_counts
+        b = block_scales(objective, th)
+        held = nonneg_all & (th <= ACTIVE_RTOL * b) & (g > 0)  # same rule as free_counts
         free = ~held
         scaled = np.where(free, np.abs(g) * b, 0.0).max(1) / np.maximum(np.abs(E), 1.0)
+        g_free = None
         if learn:
-            g_free = ~((gamma <= gamma_floor * (1 + GAMMA_AT_FLOOR_RTOL)) & (gg > 0))
-            scaled = np.maximum(scaled, np.where(g_free, np.abs(gg) * gamma_scale(objective, gamma), 0.0)
+            g_free = ~((ga <= gamma_floor * (1 + GAMMA_AT_FLOOR_RTOL)) & (gg > 0))
+            scaled = np.maximum(scaled, np.where(g_free, np.abs(gg) * gamma_scale(objective, ga), 0.0)
                                 / np.maximum(np.abs(E), 1.0))
-        done |= scaled <= tol
-        if done.all():
+        conv = scaled <= tol
+        done[idx[conv]] = True
+        if conv.all():
             break
-        H, order, valid = objective.active_hessian(theta, gamma, free & ~done[:, None])
+        keep = ~conv
+        idx, th, ga, E, g, b, held, free, scaled = (a[keep] for a in (idx, th, ga, E, g, b, held, free, scaled))
+        # rounding level of E: relative 1e-12, and the data term tr(XᵀΣ_x⁻¹X) carries errors ~ eps‖X‖²/γ at small γ
+        slack = 1e-12 * np.maximum(np.abs(E), 1.0) + 1e3 * np.finfo(float).eps * x_sq / ga
+        big = free.sum(1) > NEWTON_DENSE_MAX if not learn else np.zeros(len(idx), dtype=bool)
+        if big.any():  # truncated Newton for the points with many free coordinates
+            new, taken, radius[idx[big]] = _trust_region_cg_step(
+                objective, th[big], ga[big], E[big], g[big], b[big], held[big], free[big], scaled[big], slack[big],
+                radius[idx[big]])
+            theta[idx[big]] = new
+            done[idx[big][~taken & (radius[idx[big]] < NEWTON_RADIUS_MIN)]] = True
+            small = ~big
+            if learn:
+                gg, h_tg, h_gg, g_free = gg[small], h_tg[small], h_gg[small], g_free[small]
+            idx, th, ga, E, g, b, held, free, scaled, slack = (
+                a[small] for a in (idx, th, ga, E, g, b, held, free, scaled, slack))
+            if not len(idx):
+                continue
+            keep = np.ones(len(idx), dtype=bool)
+        H, order, valid = objective.active_hessian(th, ga, free)
         s = np.take_along_axis(b, order, axis=1)  # per-coordinate scales for the step
-        gF = np.take_along_axis(g, order, axis=1) * valid * ~done[:, None]
+        gF = np.take_along_axis(g, order, axis=1) * valid
         if learn:  # append the γ row and column
-            gv = g_free & ~done
-            cross = np.take_along_axis(h_tg, order, axis=1) * valid * gv[:, None]
+            gg, h_tg, h_gg, g_free = gg[keep], h_tg[keep], h_gg[keep], g_free[keep]
+            cross = np.take_along_axis(h_tg, order, axis=1) * valid * g_free[:, None]
             m = H.shape[1]
             Ha = np.zeros((len(H), m + 1, m + 1))
             Ha[:, :m, :m] = H
             Ha[:, :m, m] = Ha[:, m, :m] = cross
-            Ha[:, m, m] = np.where(gv, h_gg, 0.0)
-            H, valid = Ha, np.concatenate([valid, gv[:, None]], axis=1)
-            s = np.concatenate([s, gamma[:, None]], axis=1)
-            gF = np.concatenate([gF, np.where(gv, gg, 0.0)[:, None]], axis=1)
+            Ha[:, m, m] = np.where(g_free, h_gg, 0.0)
+            H, valid = Ha, np.concatenate([valid, g_free[:, None]], axis=1)
+            s = np.concatenate([s, ga[:, None]], axis=1)
+            gF = np.concatenate([gF, np.where(g_free, gg, 0.0)[:, None]], axis=1)
         Hs = s[:, :, None] * H * s[:, None, :]
-        lam, V = np.linalg.eigh(Hs + np.eye(H.shape[1])[None] * (~valid)[:, None, :])  # unit padding
-        floor = 1e-10 * np.maximum(np.abs(lam).max(1, keepdims=True), 1e-300)
-        inv = 1 / np.maximum(np.abs(lam), floor)
         gs = gF * s
-        dF = -(V @ (inv * (np.swapaxes(V, 1, 2) @ gs[..., None])[..., 0])[..., None])[..., 0] * valid * s
-        step = np.zeros_like(theta)
-        np.put_along_axis(step, order, dF[:, :order.shape[1]], axis=1)
-        d_gamma = dF[:, -1] if learn else None
-        base = np.where(held, 0.0, theta)
-        # rounding level of E: relative 1e-12, and the data term tr(XᵀΣ_x⁻¹X) carries errors ~ eps‖X‖²/γ at small γ
-        slack = 1e-12 * np.maximum(np.abs(E), 1.0) + 1e3 * np.finfo(float).eps * x_sq / gamma
-        t = np.ones(len(theta))
-        accepted = done.copy()
-        new, new_gamma = theta.copy(), gamma.copy()
-        for _ in range(40):  # backtracking halvings, vectorised over points
-            trial = base + t[:, None] * step
-            trial = np.where(nonneg, np.maximum(trial, 0.0), trial)
-            trial = np.where(np.isfinite(trial), trial, theta)
-            trial_gamma = gamma
+        h_scale = np.maximum(np.abs(Hs).max(axis=(1, 2)), 1e-300)
+        eye = np.eye(H.shape[1])[None]
+        pad = eye * (~valid)[:, None, :]  # unit diagonal on padding slots
+        base = np.where(held, 0.0, th)
+        pending = np.ones(len(idx), dtype=bool)
+        use_eig = np.zeros(len(idx), dtype=bool)  # H + μI indefinite at the point's damping: saddle-free step
+        lam_all = V_all = None
+        for _ in range(NEWTON_TRIES):  # damping increases, vectorised over the pending points
+            rows = np.flatnonzero(pending & (mu[idx] <= NEWTON_MU_MAX))
+            if not len(rows):
+                break
+            damp = mu[idx[rows]] * h_scale[rows]
+            p = np.zeros((len(rows), gs.shape[1]))
+            chol = rows[~use_eig[rows]]
+            if len(chol):
+                A = Hs[chol] + (mu[idx[chol]] * h_scale[chol])[:, None, None] * eye * valid[chol][:, None, :] + pad[chol]
+                with torch_threads(1):
+                    Lc, info = torch.linalg.cholesky_ex(torch.from_numpy(A))
+                    pc = torch.cholesky_solve(-torch.from_numpy(gs[chol])[..., None], Lc)[..., 0].numpy()
+                ok = info.numpy() == 0
+                use_eig[chol[~ok]] = True
+                p[~use_eig[rows]] = pc[ok]
+            eig = np.flatnonzero(use_eig[rows])
+            if len(eig):
+                if lam_all is None:
+                    lam_all, V_all = np.zeros(gs.shape), np.zeros(Hs.shape)
+                    lam_all[:] = np.nan
+                need = rows[eig][np.isnan(lam_all[rows[eig], 0])]
+                if len(need):
+                    lam_all[need], V_all[need] = np.linalg.eigh(Hs[need] + pad[need])
+                r_e = rows[eig]
+                coef = (np.swapaxes(V_all[r_e], 1, 2) @ gs[r_e][..., None])[..., 0]
+                p[eig] = -(V_all[r_e] @ (coef / (np.abs(lam_all[r_e]) + damp[eig][:, None]))[..., None])[..., 0]
+            H_model = np.where(use_eig[rows][:, None, None], 0.0, Hs[rows])  # saddle-free steps: linear model
+            dF = p * valid[rows] * s[rows]
+            pred = -(np.einsum("bi,bi->b", gs[rows], p) + 0.5 * np.einsum("bi,bij,bj->b", p, H_model, p))
+            step = np.zeros((len(rows), th.shape[1]))
+            np.put_along_axis(step, order[rows], dF[:, :order.shape[1]], axis=1)
+            trial = base[rows] + step
+            trial = np.where(nonneg_all, np.maximum(trial, 0.0), trial)
+            trial = np.where(np.isfinite(trial), trial, th[rows])
+            trial_gamma = ga[rows]
             if learn:
-                trial_gamma = np.clip(gamma + t * d_gamma, np.maximum(gamma_floor, gamma / 10), 10 * gamma)
-                trial_gamma = np.where(np.isfinite(trial_gamma), trial_gamma, gamma)
-            Et, gt, ggt = objective.value_and_grad(trial, trial_gamma)
+                trial_gamma = np.clip(ga[rows] + dF[:, -1], np.maximum(gamma_floor, ga[rows] / 10), 10 * ga[rows])
+                trial_gamma = np.where(np.isfinite(trial_gamma), trial_gamma, ga[rows])
+            try:
+                Et, gt, ggt = objective.value_and_grad(trial, trial_gamma, with_gamma=learn)
+            except FloatingPointError:  # e.g. Σ_x not positive definite at a trial point: treat as no decrease
+                Et, gt, ggt = np.full(len(rows), np.inf), np.zeros_like(trial), np.zeros(len(rows))
             # Near a minimum the energy decrease of a Newton step falls below the rounding of E (|E| ~ 1e3 at small
             # γ): there a step is also accepted when E stays within rounding and the scaled gradient halves.
-            meas = np.where(free, np.abs(gt) * b, 0.0).max(1)
+            meas = np.where(free[rows], np.abs(gt) * b[rows], 0.0).max(1)
             if learn:
-                meas = np.maximum(meas, np.where(g_free, np.abs(ggt) * gamma_scale(objective, trial_gamma), 0.0))
+                meas = np.maximum(meas, np.where(g_free[rows], np.abs(ggt) * gamma_scale(objective, trial_gamma),
+                                                 0.0))
             meas = meas / np.maximum(np.abs(Et), 1.0)
-            flat = (Et <= E + slack) & (meas < 0.5 * scaled)
-            take = ((Et < E) | flat) & ~accepted
-            new[take] = trial[take]
+            finite = np.isfinite(Et)
+            flat = finite & (Et <= E[rows] + slack[rows]) & (meas < 0.5 * scaled[rows])
+            take = finite & ((Et < E[rows]) | flat)
+            good_model = take & ((E[rows] - Et) >= 0.25 * pred)
+            theta[idx[rows[take]]] = trial[take]
             if learn:
-                new_gamma[take] = trial_gamma[take]
-            accepted |= take
-            if accepted.all():
+                gamma[idx[rows[take]]] = trial_gamma[take]
+            mu[idx[rows]] = np.where(take, np.where(good_model, np.maximum(mu[idx[rows]] / 10, NEWTON_MU_MIN),
+                                                    mu[idx[rows]]), mu[idx[rows]] * 10)
+            pending[rows[take]] = False
+            if not pending.any():
                 break
-            t = np.where(accepted, t, t / 2)
-        done |= ~accepted  # no decrease along the Newton arc: as stationary as this method can make it
-        theta, gamma = new, new_gamma
+        # no decrease for any damping tried: as stationary as this method can make it
+        done[idx[pending]] = True
     return (theta, gamma, it) if learn else (theta, it)
 
 
@@ -306,12 +476,13 @@ def _anneal(objective: Objective, theta: np.ndarray, gamma_end: np.ndarray, *, p
     n_stages = int(np.ceil(np.log(max(float((high / gamma_end).max()), 1.0)) / -np.log(ANNEAL_FACTOR)))
     for k in range(n_stages + 1):
         g_k = np.maximum(high * ANNEAL_FACTOR**k, gamma_end)
-        res = minimise(objective, Starts(theta, ("anneal",) * len(theta), (None,) * len(theta)), g_k,
+        res = minimise(objective, Starts(theta, ("continued",) * len(theta), (None,) * len(theta)), g_k,
                        maxiter=LBFGS_STAGE, pgtol=pgtol, newton_steps=newton_steps)
         theta = res.theta
     return theta
 
 
+@blas_single_threaded
 def minimise(objective: Objective, starts: Starts, gamma: float | np.ndarray, *, learn_gamma: bool = False,
              gamma_floor: float | None = None, maxiter: int = 20000, pgtol: float = 1e-10,
              newton_steps: int = 100) -> SearchResult:
@@ -320,7 +491,7 @@ def minimise(objective: Objective, starts: Starts, gamma: float | np.ndarray, *,
     gamma: fixed γ, scalar or per start (R,); with `learn_gamma`, the starting γ (overridden per row by
     `starts.gamma`), and γ is learned down to the floor: one L-BFGS-B stage in log γ, then the joint projected
     Newton phase in (θ, γ) with the floor as a box constraint (`projected_newton`). "anneal" starts are first
-    minimised along a decreasing fixed-γ schedule (`_anneal`)."""
+    minimised along a decreasing fixed-γ schedule (`_anneal`), in either γ mode."""
     t0 = time.perf_counter()
     theta0 = starts.theta
     R, P = theta0.shape
@@ -331,15 +502,18 @@ def minimise(objective: Objective, starts: Starts, gamma: float | np.ndarray, *,
         if starts.gamma is not None:
             gamma0 = np.asarray(starts.gamma, dtype=np.float64).copy()
         gamma0 = np.maximum(gamma0, floor)
-        anneal = np.array([k == "anneal" for k in starts.kinds], dtype=bool)
-        if anneal.any():
-            theta0 = theta0.copy()
-            theta0[anneal] = _anneal(objective, theta0[anneal], gamma0[anneal], pgtol=pgtol,
-                                     newton_steps=newton_steps)
+    anneal = np.array([k == "anneal" for k in starts.kinds], dtype=bool)
+    if anneal.any():
+        theta0 = theta0.copy()
+        theta0[anneal] = _anneal(objective, theta0[anneal], gamma0[anneal], pgtol=pgtol, newton_steps=newton_steps)
     bounds_theta = [(0.0, None) if f else (None, None) for f in nonneg] * R
     if learn_gamma:
         x0 = np.concatenate([theta0.ravel(), np.log(gamma0)])
-        bounds = bounds_theta + [(np.log(floor), None)] * R
+        # An upper bound keeps L-BFGS-B's trial steps in log γ finite (exp overflowed to γ = inf on one problem).
+        # It never binds at a minimum of the collapsed energies: for γ > ‖X‖²_F / n, ∂E/∂γ ≥ λ_max(Σ⁻¹)(n − ‖X‖²/γ) > 0.
+        gamma_cap = GAMMA_CAP_FACTOR * max(float(np.sum(objective.problem.X ** 2)) / objective.problem.n, floor,
+                                           float(gamma0.max()))
+        bounds = bounds_theta + [(np.log(floor), np.log(gamma_cap))] * R
     else:
         x0, bounds = theta0.ravel().copy(), bounds_theta
 
@@ -350,7 +524,10 @@ def minimise(objective: Objective, starts: Starts, gamma: float | np.ndarray, *,
 
     def fun(x):
         th, ga = split(x)
-        E, g, gg = objective.value_and_grad(th, ga)
+        try:
+            E, g, gg = objective.value_and_grad(th, ga, with_gamma=learn_gamma)
+        except FloatingPointError:  # a trial step left the domain (Σ not positive definite): reject it
+            return np.inf, np.zeros_like(x)
         if not np.all(np.isfinite(E)):
             return np.inf, np.zeros_like(x)
         grad = g.ravel() if not learn_gamma else np.concatenate([g.ravel(), gg * ga])
@@ -377,6 +554,6 @@ def minimise(objective: Objective, starts: Starts, gamma: float | np.ndarray, *,
                                                         gamma_floor=floor)
         else:
             theta, newton_iters = projected_newton(objective, theta, gam, max_iter=newton_steps)
-    E, _, _ = objective.value_and_grad(theta, gam)
+    E, _, _ = objective.value_and_grad(theta, gam, with_gamma=False)
     return SearchResult(theta, gam, E, starts, nit, newton_iters, message,
                         "learned" if learn_gamma else "fixed", time.perf_counter() - t0)

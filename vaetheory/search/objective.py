@@ -1,6 +1,9 @@
 """A variant's energy as a batched function of flat parameter vectors: values, gradients and Hessians over many
-points at once with ``torch.func.vmap`` (no Python loop over points)."""
+points at once (no Python loop over points): the variant's closed-form hooks when it has them
+(``value_and_grad_batch``, ``hessian``: `vaetheory.core.protocol`), ``torch.func.vmap`` of autograd otherwise."""
 from __future__ import annotations
+
+from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -19,14 +22,17 @@ def _defining_class(obj, name: str):
     return next((c for c in type(obj).__mro__ if name in vars(c)), None)
 
 
-def _closed_form_hessian(variant):
-    """The variant's optional ``hessian`` method, unless ``energy`` is overridden in a subclass below the class that
-    defines ``hessian`` (then the inherited Hessian belongs to another energy and autograd is used instead)."""
-    closed = getattr(variant, "hessian", None)
-    if closed is None:
+def closed_form_hook(variant, name: str):
+    """The variant's optional closed-form method `name` (``hessian``, ``value_and_grad_batch``), unless ``energy``
+    is overridden in a subclass below the class that defines it (then the inherited hook belongs to another energy
+    and autograd is used instead)."""
+    closed = getattr(variant, name, None)
+    if closed is None or not callable(closed):
         return None
-    h_cls, e_cls = _defining_class(variant, "hessian"), _defining_class(variant, "energy")
-    if h_cls is None or e_cls is None:  # defined on the instance itself: trust it
+    h_cls, e_cls = _defining_class(variant, name), _defining_class(variant, "energy")
+    if h_cls is None:  # not defined by the class (an instance attribute, or forwarded by __getattr__): trust it only
+        return closed if e_cls is None else None  # when the energy is not a class method either
+    if e_cls is None:
         return closed
     return closed if issubclass(h_cls, e_cls) else None
 
@@ -47,7 +53,8 @@ class Objective:
             return vmap(lambda v: jvp(lambda th: g_theta(th, gamma), (theta,), (v,))[1])(tangents)
 
         self._hvps = vmap(hvps)
-        closed = _closed_form_hessian(variant)
+        self._vg_hook = closed_form_hook(variant, "value_and_grad_batch")
+        closed = closed_form_hook(variant, "hessian")
         self._hess = None if closed is None else vmap(
             lambda th, g: closed(self.layout.unpack(th), self.Phi, self.X, g))
         self._scales = vmap(lambda th: variant.latent_scales(self.layout.unpack(th)))
@@ -64,15 +71,48 @@ class Objective:
     def _t(a) -> torch.Tensor:
         return torch.from_numpy(np.array(a, dtype=np.float64))  # a copy: callers pass read-only arrays
 
-    @single_threaded
-    def value_and_grad(self, theta: np.ndarray, gamma: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Energies (B,), gradients in θ (B, P) and derivatives in γ (B,)."""
+    @property
+    def has_closed_form_gradient(self) -> bool:
+        """Whether `value_and_grad` uses the variant's ``value_and_grad_batch`` hook (else vmap of autograd)."""
+        return self._vg_hook is not None
+
+    def _hook_value_and_grad(self, theta: torch.Tensor, gamma: torch.Tensor, with_gamma: bool):
+        B = theta.shape[0]
+        params = {n: theta[:, self.layout.offsets[i]:self.layout.offsets[i + 1]].reshape(B, *s)
+                  for i, (n, s) in enumerate(zip(self.layout.names, self.layout.shapes))}
+        val, grads, g_gamma = self._vg_hook(params, self.Phi, self.X, gamma, with_gamma)
+        g_theta = torch.cat([grads[n].reshape(B, -1) for n in self.layout.names], dim=1)
+        if with_gamma and g_gamma is None:
+            raise TypeError("value_and_grad_batch returned no gamma derivative although with_gamma=True")
+        return (g_theta, g_gamma), val
+
+    @contextmanager
+    def _evaluating(self):
+        """Map failures of an energy evaluation: a failed factorisation is a FloatingPointError (the point left the
+        domain), anything else the variant's fault (VariantError, one line)."""
         try:
-            (g_theta, g_gamma), val = self._vg(self._t(theta), self._t(gamma))
+            yield
         except torch.linalg.LinAlgError as exc:
             raise FloatingPointError(f"energy evaluation failed: {exc}") from None
-        except (RuntimeError, TypeError, ValueError, IndexError) as exc:
+        except (RuntimeError, TypeError, ValueError, IndexError, KeyError, AttributeError) as exc:
             raise VariantError(f"variant {self.variant.name!r}: energy failed: {exc}") from None
+
+    @single_threaded
+    def value_and_grad(self, theta: np.ndarray, gamma: np.ndarray, *, with_gamma: bool = True
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """Energies (B,), gradients in θ (B, P) and derivatives in γ (B,). With ``with_gamma=False`` the caller does
+        not need ∂E/∂γ (fixed γ): a closed-form hook may skip it and the third array may be None."""
+        if self._vg_hook is None or not len(theta):
+            return self.autograd_value_and_grad(theta, gamma)
+        with self._evaluating():
+            (g_theta, g_gamma), val = self._hook_value_and_grad(self._t(theta), self._t(gamma), with_gamma)
+        return val.numpy(), g_theta.numpy(), None if g_gamma is None else g_gamma.numpy()
+
+    @single_threaded
+    def autograd_value_and_grad(self, theta: np.ndarray, gamma: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """`value_and_grad` by vmap of autograd of ``energy``, ignoring any closed-form hook (the reference)."""
+        with self._evaluating():
+            (g_theta, g_gamma), val = self._vg(self._t(theta), self._t(gamma))
         return val.numpy(), g_theta.numpy(), g_gamma.numpy()
 
     @single_threaded
@@ -111,6 +151,20 @@ class Objective:
             out.append(np.take_along_axis(HV, o[:, None, :], axis=2) * (v[:, :, None] & v[:, None, :]))
         H = np.concatenate(out)
         return 0.5 * (H + np.swapaxes(H, 1, 2)), order, valid
+
+    @single_threaded
+    def hvp(self, theta: np.ndarray, gamma: np.ndarray, V: np.ndarray) -> np.ndarray:
+        """(B, P) Hessian-vector products H(θ_b) v_b, one per point: forward-mode derivative (``torch.func.jvp``) of
+        the variant's closed-form gradient hook when it has one, else of vmapped autograd (no P×P matrix)."""
+        th, ga, v = self._t(theta), self._t(gamma), self._t(V)
+        try:
+            if self._vg_hook is not None:
+                _, out = jvp(lambda x: self._hook_value_and_grad(x, ga, False)[0][0], (th,), (v,))
+            else:
+                out = self._hvps(th, ga, v[:, None, :])[:, 0]
+        except torch.linalg.LinAlgError as exc:
+            raise FloatingPointError(f"Hessian-vector product failed: {exc}") from None
+        return out.numpy()
 
     @single_threaded
     def latent_scales(self, theta: np.ndarray) -> np.ndarray:

@@ -62,6 +62,13 @@ class CollapsedVAE:
 
         return collapsed_hessian(Phi, X, params["nu"], gamma, self.covariance)
 
+    def value_and_grad_batch(self, params, Phi, X, gamma, with_gamma=True):  # optional hook: closed form, batched
+        from vaetheory.variants.closed_forms import collapsed_value_and_grad
+
+        E, g_nu, g_gamma = collapsed_value_and_grad(Phi, X, params["nu"], gamma, self.covariance,
+                                                    with_gamma=with_gamma)
+        return E, {"nu": g_nu}, g_gamma
+
     def interval_derivatives(self, theta, Phi, X, gamma, active, with_gamma):  # optional hook: interval proofs
         from vaetheory.variants.interval_forms import collapsed_interval_derivatives
 
@@ -101,6 +108,18 @@ class GroupLassoAE:
         from vaetheory.variants.energies import ae_l21_profile
 
         return ae_l21_profile(Phi, X, params["nu"], gamma, self.lam, self.beta)
+
+    def value_and_grad_batch(self, params, Phi, X, gamma, with_gamma=True):  # optional hook: closed form, batched
+        from vaetheory.variants.closed_forms import collapsed_value_and_grad
+
+        E, g_nu, g_gamma = collapsed_value_and_grad(Phi, X, params["nu"], gamma, "none", with_gamma=with_gamma,
+                                                    noise_factor=self.lam, fit_weight=self.lam, linear=self.beta)
+        return E, {"nu": g_nu}, g_gamma
+
+    def hessian(self, params, Phi, X, gamma):  # optional protocol method: closed form, exact
+        from vaetheory.variants.energies import collapsed_hessian
+
+        return self.lam * collapsed_hessian(Phi, X, params["nu"], self.lam * gamma, "none")
 
     def interval_derivatives(self, theta, Phi, X, gamma, active, with_gamma):  # optional hook: interval proofs
         from vaetheory.variants.interval_forms import collapsed_interval_derivatives
@@ -148,6 +167,20 @@ class SplitSignAE:
 
         return ae_energy(Phi, X, params["w"], params["Mp"] - params["Mm"], gamma, self.lam, self.beta,
                          self.penalty, self.eps, abs_M=params["Mp"] + params["Mm"])
+
+    def value_and_grad_batch(self, params, Phi, X, gamma, with_gamma=True):  # optional hook: closed form, batched
+        from vaetheory.variants.closed_forms import split_sign_value_and_grad
+
+        E, (g_w, g_p, g_m), g_gamma = split_sign_value_and_grad(
+            Phi, X, params["w"], params["Mp"], params["Mm"], gamma, lam=self.lam, beta=self.beta,
+            penalty=self.penalty, eps=self.eps, with_gamma=with_gamma)
+        return E, {"w": g_w, "Mp": g_p, "Mm": g_m}, g_gamma
+
+    def hessian(self, params, Phi, X, gamma):  # optional protocol method: closed form, exact
+        from vaetheory.variants.closed_forms import split_sign_hessian
+
+        return split_sign_hessian(Phi, X, params["w"], params["Mp"], params["Mm"], gamma, lam=self.lam,
+                                  beta=self.beta, penalty=self.penalty, eps=self.eps)
 
     def init_random(self, problem, rng, size):
         k, n = problem.kappa, problem.n

@@ -82,6 +82,8 @@ def collapsed_hessian(Phi, X, nu, gamma, covariance: Covariance = "full") -> Ten
     n = X.shape[1]
     if covariance == "full":
         return H - n * K * K
+    if covariance == "none":  # the data term alone (ae-l21 with γ → λγ, times λ)
+        return H
     c = (Phi * Phi).sum(0)
     return H - n * torch.diag(c**2 / (gamma + nu * c) ** 2)
 

@@ -1,0 +1,229 @@
+"""``vaetheory sweep report DIR``: rates per grid cell × variant × γ mode, computed with DuckDB over the Parquet
+result files, written as ``DIR/summary.md`` and heat maps ``DIR/heatmap*.png``.
+
+Per run (one problem × variant × γ mode) the rows give: whether any restart ended at a certified bad local minimum,
+and whether the run recovers the sparse representation (its lowest-energy certified minimum is ``optimal``; see
+`vaetheory.sweep.tasks`). Per cell these become rates over problems, with Wilson score intervals (95 %), and the
+fraction of end points at bad minima (an interval over end points would treat restarts on one problem as
+independent, which they are not: it is given without one). Runs that failed (verdict ``error``) are counted apart
+and left out of every rate.
+"""
+from __future__ import annotations
+
+import io
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from vaetheory.core.errors import InputError
+from vaetheory.core.files import write_atomic, write_group
+from vaetheory.sweep.spec import GRID_AXES, spec_from_text
+from vaetheory.sweep.store import RESULTS, SPEC_FILE
+
+Z95 = 1.959963984540054  # standard normal 97.5 % quantile
+
+
+def wilson_interval(successes: int, trials: int, z: float = Z95) -> tuple[float, float]:
+    """Wilson score interval for a binomial proportion (E. B. Wilson, "Probable inference, the law of succession,
+    and statistical inference", JASA 22 (1927) 209-212): the p with |p̂ − p| ≤ z √(p(1−p)/n), i.e.
+
+        (p̂ + z²/2n ± z √(p̂(1−p̂)/n + z²/4n²)) / (1 + z²/n).
+
+    (0, 1) for n = 0 (nothing observed)."""
+    if trials < 0 or not 0 <= successes <= trials:
+        raise ValueError(f"need 0 <= successes <= trials, got {successes}/{trials}")
+    if trials == 0:
+        return 0.0, 1.0
+    n, p = trials, successes / trials
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    lo, hi = max(0.0, centre - half), min(1.0, centre + half)
+    return (0.0 if successes == 0 else lo), (1.0 if successes == trials else hi)  # exact ends (no rounding)
+
+
+_QUERY = """
+WITH runs AS (
+    SELECT {axes}, variant, gamma_mode, problem_index,
+           count(*) FILTER (WHERE verdict <> 'error') AS points,
+           count(*) FILTER (WHERE verdict = 'optimal') AS optimal,
+           count(*) FILTER (WHERE verdict = 'bad_local_min') AS bad,
+           count(*) FILTER (WHERE verdict = 'undecided_min') AS undecided,
+           count(*) FILTER (WHERE verdict = 'saddle') AS saddle,
+           count(*) FILTER (WHERE verdict = 'not_converged') AS not_converged,
+           count(*) FILTER (WHERE verdict = 'error') AS errors,
+           count(*) FILTER (WHERE verdict = 'bad_local_min' AND "limit") AS bad_limit,
+           bool_or(coalesce(lowest, false) AND verdict = 'optimal') AS recovered,
+           bool_and(coalesce(k_star_certain, true)) AS certain,
+           string_agg(DISTINCT oracle_method, ',') AS methods,
+           max(seconds) AS seconds
+    FROM read_parquet(?)
+    GROUP BY ALL
+)
+SELECT {axes}, variant, gamma_mode,
+       count(*) FILTER (WHERE errors = 0) AS problems,
+       count(*) FILTER (WHERE errors > 0) AS failed,
+       count(*) FILTER (WHERE errors = 0 AND bad > 0) AS problems_bad,
+       count(*) FILTER (WHERE errors = 0 AND recovered) AS problems_recovered,
+       count(*) FILTER (WHERE errors = 0 AND NOT certain) AS uncertain,
+       coalesce(sum(points), 0) AS points, coalesce(sum(optimal), 0) AS optimal, coalesce(sum(bad), 0) AS bad,
+       coalesce(sum(bad_limit), 0) AS bad_limit, coalesce(sum(saddle), 0) AS saddle,
+       coalesce(sum(undecided), 0) AS undecided,
+       coalesce(sum(not_converged), 0) AS not_converged,
+       string_agg(DISTINCT methods, ',') AS methods,
+       median(seconds) FILTER (WHERE errors = 0) AS seconds
+FROM runs
+GROUP BY ALL
+ORDER BY ALL
+"""
+
+
+@dataclass
+class SweepSummary:
+    """One row per cell × variant × γ mode (dicts with the grid axes, counts, rates and Wilson bounds), the paths
+    written, and the total number of result rows read."""
+
+    rows: list[dict]
+    summary: Path
+    figures: list[Path]
+    n_rows: int
+
+
+def summarise(folder: str | os.PathLike) -> tuple[list[dict], int, object]:
+    """(per cell × variant × γ mode rows with rates and Wilson intervals, number of result rows, the spec)."""
+    import duckdb
+
+    root = Path(folder)
+    copy = root / SPEC_FILE
+    if not copy.is_file():
+        raise InputError(f"{root}: not a sweep folder (no {SPEC_FILE}; run `vaetheory sweep SPEC.toml --out {root}`)")
+    spec = spec_from_text(copy.read_text(encoding="utf-8"), str(copy))
+    files = sorted(str(p) for p in (root / RESULTS).glob("*.parquet"))
+    if not files:
+        raise InputError(f"{root}: no result files yet in {RESULTS}/ (run the sweep first)")
+    con = duckdb.connect()
+    try:
+        axes = ", ".join(f'"{a}"' for a in GRID_AXES)
+        cur = con.execute(_QUERY.format(axes=axes), [files])
+        names = [c[0] for c in cur.description]
+        rows = [dict(zip(names, r)) for r in cur.fetchall()]
+        n_rows = con.execute("SELECT count(*) FROM read_parquet(?)", [files]).fetchone()[0]
+    finally:
+        con.close()
+    for row in rows:
+        n = row["problems"]
+        for name, k in (("bad_rate", row["problems_bad"]), ("recovery", row["problems_recovered"])):
+            row[name] = k / n if n else None
+            row[f"{name}_lo"], row[f"{name}_hi"] = wilson_interval(k, n)
+        row["bad_point_fraction"] = row["bad"] / row["points"] if row["points"] else None
+    return rows, int(n_rows), spec
+
+
+def _cell_text(row: dict, axes: list[str]) -> str:
+    return ", ".join(f"{a}={row[a]:g}" if isinstance(row[a], float) else f"{a}={row[a]}" for a in axes)
+
+
+def _rate(k: int, n: int, lo: float, hi: float) -> str:
+    return f"{k}/{n} = {k / n:.2f} [{lo:.2f}, {hi:.2f}]" if n else "–"
+
+
+def _markdown(rows: list[dict], n_rows: int, spec, axes: list[str]) -> str:
+    lines = [f"# Sweep `{spec.name}`", "",
+             f"{n_rows} result rows; {spec.problems} problems per cell, {spec.restarts} restarts, oracle "
+             f"`{spec.oracle}`. Grid: " + "; ".join(f"{a} ∈ {{{', '.join(map(str, spec.grid[a]))}}}"
+                                                   for a in GRID_AXES) + ".", "",
+             "Per problem × variant × γ mode: **bad** = at least one restart ended at a certified bad local minimum; "
+             "**recovered** = the lowest-energy certified minimum is `optimal` (its support is an optimal support "
+             "and the refit is exact). Rates are over problems, with Wilson 95 % intervals (Wilson 1927). "
+             "**bad end points** = fraction of all end points (restarts) at a certified bad minimum (`limit` = of "
+             "which γ → 0 limit verdicts). **undecided** = certified minima whose optimality an uncertain k* "
+             "cannot decide. Failed runs (verdict `error`) are left out of every rate.", "",
+             f"| {' | '.join(axes) or 'cell'} | variant | γ mode | problems | bad minimum | recovered | "
+             "bad end points | optimal / undecided / saddle / not conv. | oracle | k* uncertain | failed | median s |",
+             "|" + "---|" * (len(axes or [0]) + 11)]
+    for r in rows:
+        cell = " | ".join(str(r[a]) for a in axes) if axes else "all"
+        frac = "–" if r["bad_point_fraction"] is None else (f"{r['bad']}/{r['points']} = {r['bad_point_fraction']:.2f}"
+                                                           + (f" ({r['bad_limit']} limit)" if r["bad_limit"] else ""))
+        secs = "–" if r["seconds"] is None else f"{r['seconds']:.2f}"
+        lines.append(f"| {cell} | {r['variant']} | {r['gamma_mode']} | {r['problems']} | "
+                     f"{_rate(r['problems_bad'], r['problems'], r['bad_rate_lo'], r['bad_rate_hi'])} | "
+                     f"{_rate(r['problems_recovered'], r['problems'], r['recovery_lo'], r['recovery_hi'])} | {frac} | "
+                     f"{r['optimal']} / {r['undecided']} / {r['saddle']} / {r['not_converged']} | {r['methods'] or '–'} | "
+                     f"{r['uncertain']} | {r['failed']} | {secs} |")
+    return "\n".join(lines) + "\n"
+
+
+def heatmap_axes(spec, x: str | None = None, y: str | None = None) -> tuple[str, str]:
+    """The two grid axes of the heat maps: the given ones, else the first two axes with several values (padded
+    with single-valued numeric axes)."""
+    for a in (x, y):
+        if a is not None and a not in GRID_AXES:
+            raise InputError(f"heat map axis must be one of {', '.join(GRID_AXES)}; got {a!r}")
+    if x is not None and x == y:
+        raise InputError(f"heat map axes must differ, got {x!r} twice")
+    order = [a for a in spec.varying_axes() if a not in (x, y)] + [a for a in GRID_AXES
+                                                                   if a not in spec.varying_axes() and a not in (x, y)]
+    x = x or order.pop(0)
+    y = y or order.pop(0)
+    return x, y
+
+
+def _figure(rows: list[dict], x: str, y: str, xs: list, ys: list, panels: list[tuple[str, str]], title: str) -> bytes:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    fig, axs = plt.subplots(2, len(panels), figsize=(2.2 + 2.6 * len(panels), 5.6), squeeze=False,
+                            constrained_layout=True)
+    index = {(r["variant"], r["gamma_mode"], r[x], r[y]): r for r in rows}
+    kinds = (("problems_bad", "bad-minimum rate", "Reds"), ("problems_recovered", "recovery rate", "Greens"))
+    for row_i, (key, label, cmap) in enumerate(kinds):
+        for col, (variant, gamma) in enumerate(panels):
+            ax = axs[row_i, col]
+            grid = np.full((len(ys), len(xs)), np.nan)
+            for i, yv in enumerate(ys):
+                for j, xv in enumerate(xs):
+                    r = index.get((variant, gamma, xv, yv))
+                    if r is not None and r["problems"]:
+                        grid[i, j] = r[key] / r["problems"]
+                        ax.text(j, i, f"{r[key]}/{r['problems']}", ha="center", va="center", fontsize=7,
+                                color="white" if grid[i, j] > 0.6 else "black")
+            im = ax.imshow(grid, cmap=cmap, vmin=0, vmax=1, origin="lower", aspect="auto")
+            ax.set_xticks(range(len(xs)), [str(v) for v in xs], fontsize=7)
+            ax.set_yticks(range(len(ys)), [str(v) for v in ys], fontsize=7)
+            ax.set_xlabel(x)
+            ax.set_ylabel(y)
+            ax.set_title(f"{variant}, γ {gamma}\n{label}", fontsize=8)
+        fig.colorbar(im, ax=list(axs[row_i, :]), shrink=0.8, label=label)
+    fig.suptitle(title, fontsize=9)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def write_summary(folder: str | os.PathLike, *, x: str | None = None, y: str | None = None) -> SweepSummary:
+    """Write ``summary.md`` and the heat maps of the sweep in `folder` (one PNG per combination of the grid axes
+    other than x and y that have several values; panels: variant × γ mode, rows: bad-minimum and recovery rate)."""
+    root = Path(folder)
+    rows, n_rows, spec = summarise(root)
+    axes = spec.varying_axes() or ["d", "kappa", "r", "n"]
+    summary = write_atomic(root / "summary.md", _markdown(rows, n_rows, spec, axes))
+    x, y = heatmap_axes(spec, x, y)
+    others = [a for a in spec.varying_axes() if a not in (x, y)]
+    panels = [(v, g.text) for v in spec.variants for g in spec.gamma]
+    combos = sorted({tuple(r[a] for a in others) for r in rows})
+    files = {}
+    for combo in combos:
+        sel = [r for r in rows if tuple(r[a] for a in others) == combo]
+        suffix = "".join(f"-{a}{v}" for a, v in zip(others, combo))
+        fixed = ", ".join(f"{a}={v}" for a, v in zip(others, combo))
+        title = f"sweep {spec.name}: rates over problems ({spec.problems} per cell)" + (f"; {fixed}" if fixed else "")
+        files[root / f"heatmap{suffix}.png"] = _figure(sel, x, y, list(spec.grid[x]), list(spec.grid[y]), panels,
+                                                       title)
+    write_group(files)
+    return SweepSummary(rows, summary, sorted(files), n_rows)

@@ -1,0 +1,299 @@
+"""Sweep specifications: a TOML file naming a grid of problems and what to run on each cell (docs/sweeps.md).
+
+::
+
+    [sweep]
+    name = "tiny"
+    problems = 3                 # problems (seeds) per grid cell
+    restarts = 8
+    variants = ["vae-full", "vae-diag"]
+    gamma = ["fixed:1e-6", "learned"]
+    oracle = "auto"              # auto | enumerate | uniqueness | mip | none
+    [grid]
+    d = [8]
+    kappa = [16]
+    r = [2, 3]
+    n = [5]
+    rows = ["orthogonal"]
+
+`load_spec` parses (``tomllib``) and validates; every problem is one `InputError` with one exact line naming the
+key (``spec.toml: [sweep] restarts must be an integer >= 1, got 0``). Unknown keys are errors, so a misspelt key
+is never silently ignored.
+"""
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import math
+import os
+import tomllib
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from vaetheory.core.errors import InputError, VaetheoryError
+from vaetheory.problems.generate import ROW_KINDS
+
+ORACLES = ("auto", "enumerate", "uniqueness", "mip", "none")
+GRID_AXES = ("d", "kappa", "r", "n", "rows", "noise")  # in this order in every cell and row
+REQUIRED_AXES = ("d", "kappa", "r", "n")
+
+
+@dataclass(frozen=True)
+class GammaMode:
+    """One γ mode: ``fixed`` (the variant's default γ), ``fixed:G``, ``learned`` (start at the variant's default,
+    learn down to its floor) or ``learned:G`` (start at G). `text` is the spelling used in rows and file names."""
+
+    learned: bool
+    value: float | None
+    text: str
+
+    @classmethod
+    def parse(cls, text: str, where: str) -> "GammaMode":
+        if not isinstance(text, str):
+            raise InputError(f"{where} entries must be strings like 'fixed', 'fixed:1e-6', 'learned' or "
+                             f"'learned:1e-2'; got {text!r}")
+        kind, sep, value = text.partition(":")
+        if kind not in ("fixed", "learned") or (sep and not value):
+            raise InputError(f"{where} entry {text!r} is not 'fixed', 'fixed:G', 'learned' or 'learned:G'")
+        g = None
+        if sep:
+            try:
+                g = float(value)
+            except ValueError:
+                raise InputError(f"{where} entry {text!r}: {value!r} is not a number") from None
+            if not (math.isfinite(g) and g > 0):
+                raise InputError(f"{where} entry {text!r}: gamma must be finite and > 0")
+        return cls(kind == "learned", g, text)
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One grid cell: a problem family (d, κ, r, n, row structure, noise)."""
+
+    d: int
+    kappa: int
+    r: int
+    n: int
+    rows: str
+    noise: float = 0.0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def label(self) -> str:
+        out = f"d{self.d}-k{self.kappa}-r{self.r}-n{self.n}-{self.rows}"
+        return out + (f"-noise{self.noise:g}" if self.noise else "")
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    """A validated sweep. `cells()` lists the grid (cartesian product, axes in `GRID_AXES` order) and `tasks()`
+    every (cell, problem index) pair with its deterministic problem seed and task id."""
+
+    name: str
+    problems: int
+    restarts: int
+    variants: tuple[str, ...]
+    gamma: tuple[GammaMode, ...]
+    oracle: str
+    grid: dict[str, tuple]
+    seed: int = 0
+    prove: bool | None = False
+    relax: bool = True
+    budget: int | None = None
+    mip_time_limit: float = 60.0
+    maxiter: int | None = None
+    reports: int = 3
+    report_plots: bool = False
+    source: str | None = field(default=None, compare=False)
+
+    def identity(self) -> dict:
+        """Everything that determines the results (the name included; not the file's comments or key order)."""
+        out = {k: v for k, v in asdict(self).items() if k != "source"}
+        out["gamma"] = [g.text for g in self.gamma]
+        out["variants"] = list(self.variants)
+        out["grid"] = {k: list(v) for k, v in self.grid.items()}
+        return out
+
+    def digest(self) -> str:
+        return hashlib.sha256(json.dumps(self.identity(), sort_keys=True).encode()).hexdigest()
+
+    def cells(self) -> list[Cell]:
+        values = [self.grid[a] for a in GRID_AXES]
+        return [Cell(*combo) for combo in itertools.product(*values)]
+
+    def varying_axes(self) -> list[str]:
+        return [a for a in GRID_AXES if len(self.grid[a]) > 1]
+
+    def tasks(self) -> list["TaskKey"]:
+        return [TaskKey.make(self, cell, i) for cell in self.cells() for i in range(self.problems)]
+
+    @property
+    def n_end_points(self) -> int:
+        return len(self.cells()) * self.problems * len(self.variants) * len(self.gamma) * self.restarts
+
+
+@dataclass(frozen=True)
+class TaskKey:
+    """One task: problem `index` of `cell`. problem_seed: derived from the spec's seed, the cell and the index by
+    SHA-256 (so adding a cell or a variant never changes another cell's problems); task_id: SHA-256 of the spec's
+    identity, the cell and the index (names the task's result file)."""
+
+    cell: Cell
+    index: int
+    problem_seed: int
+    task_id: str
+
+    @classmethod
+    def make(cls, spec: SweepSpec, cell: Cell, index: int) -> "TaskKey":
+        seed_text = json.dumps({"seed": spec.seed, "cell": cell.to_dict(), "index": index}, sort_keys=True)
+        problem_seed = int.from_bytes(hashlib.sha256(seed_text.encode()).digest()[:8], "big") >> 1  # 63 bits
+        id_text = json.dumps({"spec": spec.digest(), "cell": cell.to_dict(), "index": index}, sort_keys=True)
+        task_id = f"{cell.label()}-p{index}-{hashlib.sha256(id_text.encode()).hexdigest()[:12]}"
+        return cls(cell, index, problem_seed, task_id)
+
+
+_SWEEP_KEYS = {"name", "problems", "restarts", "variants", "gamma", "oracle", "seed", "prove", "relax", "budget",
+               "mip_time_limit", "maxiter", "reports", "report_plots"}
+_SWEEP_REQUIRED = ("name", "problems", "restarts", "variants", "gamma")
+
+
+def _int(value, where: str, low: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise InputError(f"{where} must be an integer >= {low}, got {value!r}")
+    return value
+
+
+def _bool(value, where: str) -> bool:
+    if not isinstance(value, bool):
+        raise InputError(f"{where} must be true or false, got {value!r}")
+    return value
+
+
+def _list(value, where: str) -> list:
+    if not isinstance(value, list):
+        raise InputError(f"{where} must be a list, got {value!r}")
+    if not value:
+        raise InputError(f"{where} must not be empty")
+    if len(set(map(repr, value))) != len(value):
+        raise InputError(f"{where} has repeated entries: {value!r}")
+    return value
+
+
+def _known_variant(name, where: str, need_learned: bool) -> str:
+    from vaetheory.variants.registry import describe_variant  # cheap: no torch
+
+    if not isinstance(name, str):
+        raise InputError(f"{where} entries must be strings, got {name!r}")
+    try:
+        info = describe_variant(name)
+    except VaetheoryError as exc:
+        raise InputError(f"{where}: {exc}") from None
+    if need_learned and not info["gamma"]["learnable"]:
+        raise InputError(f"{where}: variant {name!r} does not support a learned gamma (drop it or the 'learned' "
+                         f"gamma mode)")
+    return name
+
+
+def parse_spec(data: dict, source: str = "spec") -> SweepSpec:
+    """Validate a parsed TOML document (see the module docstring); `source` prefixes every error message."""
+    if not isinstance(data, dict):
+        raise InputError(f"{source}: not a TOML table")
+    unknown = sorted(set(data) - {"sweep", "grid"})
+    if unknown:
+        raise InputError(f"{source}: unknown table(s) {', '.join(map(repr, unknown))} (expected [sweep] and [grid])")
+    for table in ("sweep", "grid"):
+        if not isinstance(data.get(table), dict):
+            raise InputError(f"{source}: missing [{table}] table")
+    sw, gr = data["sweep"], data["grid"]
+    unknown = sorted(set(sw) - _SWEEP_KEYS)
+    if unknown:
+        raise InputError(f"{source}: unknown key(s) in [sweep]: {', '.join(map(repr, unknown))} "
+                         f"(known: {', '.join(sorted(_SWEEP_KEYS))})")
+    unknown = sorted(set(gr) - set(GRID_AXES))
+    if unknown:
+        raise InputError(f"{source}: unknown key(s) in [grid]: {', '.join(map(repr, unknown))} "
+                         f"(known: {', '.join(GRID_AXES)})")
+    for key in _SWEEP_REQUIRED:
+        if key not in sw:
+            raise InputError(f"{source}: [sweep] {key} is required")
+    for key in REQUIRED_AXES:
+        if key not in gr:
+            raise InputError(f"{source}: [grid] {key} is required")
+
+    name = sw["name"]
+    if not isinstance(name, str) or not name or not all(c.isalnum() or c in "-_." for c in name):
+        raise InputError(f"{source}: [sweep] name must be a non-empty string of letters, digits, '-', '_' or '.', "
+                         f"got {name!r}")
+    problems = _int(sw["problems"], f"{source}: [sweep] problems", 1)
+    restarts = _int(sw["restarts"], f"{source}: [sweep] restarts", 1)
+    gamma = tuple(GammaMode.parse(g, f"{source}: [sweep] gamma") for g in _list(sw["gamma"], f"{source}: [sweep] gamma"))
+    if len({(g.learned, g.value) for g in gamma}) != len(gamma):
+        raise InputError(f"{source}: [sweep] gamma has repeated modes: {[g.text for g in gamma]!r}")
+    need_learned = any(g.learned for g in gamma)
+    variants = tuple(_known_variant(v, f"{source}: [sweep] variants", need_learned)
+                     for v in _list(sw["variants"], f"{source}: [sweep] variants"))
+    oracle = sw.get("oracle", "auto")
+    if oracle not in ORACLES:
+        raise InputError(f"{source}: [sweep] oracle must be one of {', '.join(ORACLES)}; got {oracle!r}")
+    seed = _int(sw.get("seed", 0), f"{source}: [sweep] seed", 0)
+    prove = sw.get("prove", False)
+    if prove == "auto":
+        prove = None
+    elif not isinstance(prove, bool):
+        raise InputError(f"{source}: [sweep] prove must be true, false or \"auto\", got {prove!r}")
+    relax = _bool(sw.get("relax", True), f"{source}: [sweep] relax")
+    budget = sw.get("budget")
+    budget = None if budget is None else _int(budget, f"{source}: [sweep] budget", 1)
+    mip = sw.get("mip_time_limit", 60.0)
+    if isinstance(mip, bool) or not isinstance(mip, (int, float)) or not (math.isfinite(mip) and mip > 0):
+        raise InputError(f"{source}: [sweep] mip_time_limit must be a number > 0 (seconds), got {mip!r}")
+    maxiter = sw.get("maxiter")
+    maxiter = None if maxiter is None else _int(maxiter, f"{source}: [sweep] maxiter", 1)
+    reports = _int(sw.get("reports", 3), f"{source}: [sweep] reports", 0)
+    plots = _bool(sw.get("report_plots", False), f"{source}: [sweep] report_plots")
+
+    grid: dict[str, tuple] = {}
+    for axis in ("d", "kappa", "r", "n"):
+        values = _list(gr[axis], f"{source}: [grid] {axis}")
+        grid[axis] = tuple(_int(v, f"{source}: [grid] {axis} entries", 1) for v in values)
+    rows = _list(gr.get("rows", ["orthogonal"]), f"{source}: [grid] rows")
+    for v in rows:
+        if v not in ROW_KINDS:
+            raise InputError(f"{source}: [grid] rows entries must be one of {', '.join(ROW_KINDS)}; got {v!r}")
+    grid["rows"] = tuple(rows)
+    noise = _list(gr.get("noise", [0.0]), f"{source}: [grid] noise")
+    for v in noise:
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not (math.isfinite(v) and v >= 0):
+            raise InputError(f"{source}: [grid] noise entries must be numbers >= 0, got {v!r}")
+    grid["noise"] = tuple(float(v) for v in noise)
+    if min(grid["r"]) > max(grid["kappa"]) or any(r > k for r in grid["r"] for k in grid["kappa"]):
+        bad = [(r, k) for r in grid["r"] for k in grid["kappa"] if r > k][0]
+        raise InputError(f"{source}: [grid] r = {bad[0]} exceeds kappa = {bad[1]} (every r must be <= every kappa)")
+    if "orthogonal" in grid["rows"] and max(grid["r"]) > min(grid["n"]):
+        raise InputError(f"{source}: [grid] rows = \"orthogonal\" needs n >= r (orthogonal nonzero rows of Z*); "
+                         f"r = {max(grid['r'])} > n = {min(grid['n'])}")
+    return SweepSpec(name=name, problems=problems, restarts=restarts, variants=variants, gamma=gamma, oracle=oracle,
+                     grid=grid, seed=seed, prove=prove, relax=relax, budget=budget, mip_time_limit=float(mip),
+                     maxiter=maxiter, reports=reports, report_plots=plots, source=source)
+
+
+def load_spec(path: str | os.PathLike) -> SweepSpec:
+    """Read and validate a TOML sweep spec (InputError with one exact line on any problem)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot read: {exc}") from None
+    return spec_from_text(text, str(path))
+
+
+def spec_from_text(text: str, source: str = "spec") -> SweepSpec:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"{source}: not valid TOML: {exc}") from None
+    return parse_spec(data, source)
