@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -80,3 +81,79 @@ def test_properties_and_cli_structure(quick_results):
 def test_prototype_agrees_with_library(quick_results):
     rows = quick_results[0]["sections"]["prototypes"]["rows"]
     assert rows and all(r["max_rel_diff"] < 1e-8 for r in rows)  # a faster path is only useful if it is the same
+
+
+# --- the goldfish table (issue 11): the published recipe and bench/goldfish.py on tiny sizes -------------------
+
+
+def _bench_import(name: str):
+    import importlib
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    return importlib.import_module(name)
+
+
+def test_published_recipe_tiny():
+    pr = _bench_import("bench.baselines.published_recipe")
+    assert pr.check_gradients() < 1e-10  # the hand gradient is autograd's
+    from vaetheory.problems.generate import make_problem
+    probs = [make_problem(6, 10, 2, 1, "gaussian", seed=s) for s in (1, 2)]
+    Phi, x = np.stack([p.Phi for p in probs]), np.stack([p.X[:, 0] for p in probs])
+    cfg = pr.RecipeConfig(steps=60)
+    both = pr.train_published_recipe(Phi, x, [11, 12], cfg, progress=False)
+    alone = pr.train_published_recipe(Phi[1:], x[1:], [12], cfg, progress=False)
+    for res in both:
+        assert res["status"] in ("ok", "nan", "exploded") and res["steps"] == 60 and len(res["u"]) == 10
+        assert res["support"] == pr.support_from_u(res["u"])
+    # each trial has its own random stream: its result does not depend on the rest of the batch
+    np.testing.assert_allclose(both[1]["u"], alone[0]["u"], rtol=1e-4, atol=1e-6)
+    # the published lr cut (first negative loss) is recorded; a cut-free config never cuts
+    never = pr.train_published_recipe(Phi[:1], x[:1], [11], pr.RecipeConfig(steps=20, lr_cut_factor=1.0),
+                                      progress=False)
+    assert never[0]["steps"] == 20
+    assert pr.support_from_u([np.nan, 2e-3, 1e-4]) == [1]
+
+
+def test_goldfish_tiny(tmp_path):
+    gf = _bench_import("bench.goldfish")
+    argv = ["--d", "8", "--kappa", "16", "--r", "2", "--problems", "1", "--steps", "40", "--restarts", "1",
+            "--out", str(tmp_path)]
+    assert gf.main(argv) == 0
+    data = json.loads((tmp_path / "goldfish.json").read_text())
+    row = data["rows"][0]
+    assert row["r"] == 2 and row["published"] == 0.8
+    assert row["recipe"]["n"] == 1 and row["vaetheory-1"]["n"] == 1
+    assert 0 <= row["recipe"]["recovery"] <= 1 and row["vaetheory-1"]["seconds_per_problem"] > 0
+    assert "| 2 | 0.8 |" in (tmp_path / "goldfish.md").read_text()
+    cached = sorted(tmp_path.glob("goldfish/*/*.json"))
+    assert len(cached) == 2
+    stamps = [p.stat().st_mtime_ns for p in cached]
+    assert gf.main(argv) == 0  # resumable: a second run reuses the per-problem cache
+    assert [p.stat().st_mtime_ns for p in cached] == stamps
+    assert gf.main(["--r", "two"]) == 2
+
+
+def test_published_recipe_resumes(tmp_path, monkeypatch):
+    pr = _bench_import("bench.baselines.published_recipe")
+    from vaetheory.problems.generate import make_problem
+    p = make_problem(6, 10, 2, 1, "gaussian", seed=3)
+    Phi, x = p.Phi[None], p.X[:, 0][None]
+    cfg = pr.RecipeConfig(steps=40, eps_chunk=10)
+    whole = pr.train_published_recipe(Phi, x, [5], cfg, progress=False)
+    ckpt = tmp_path / "state.pt"
+    real, calls = pr._value_and_grad, []
+
+    def dies_at_step_25(*args):
+        calls.append(1)
+        if len(calls) == 25:
+            raise KeyboardInterrupt
+        return real(*args)
+
+    monkeypatch.setattr(pr, "_value_and_grad", dies_at_step_25)
+    with pytest.raises(KeyboardInterrupt):
+        pr.train_published_recipe(Phi, x, [5], cfg, progress=False, checkpoint=ckpt, checkpoint_every=10)
+    assert ckpt.exists()
+    monkeypatch.setattr(pr, "_value_and_grad", real)
+    resumed = pr.train_published_recipe(Phi, x, [5], cfg, progress=False, checkpoint=ckpt, checkpoint_every=10)
+    assert not ckpt.exists()
+    np.testing.assert_allclose(resumed[0]["u"], whole[0]["u"], rtol=1e-6, atol=1e-7)
