@@ -110,13 +110,25 @@ def run_recipe(rs: list[int], problems: int, cache: Path, steps: int, d: int, ka
     print(f"recipe: cached {len(todo)} problems, {res[0]['seconds']:.1f} s per problem", flush=True)
 
 
-def run_vaetheory(rs: list[int], problems: int, cache: Path, restarts: int, d: int, kappa: int) -> None:
-    """run_check with the planted support as the oracle answer, one problem at a time, cached per problem."""
+def _method(restarts: int, continuation: bool) -> str:
+    return f"vaetheory-{restarts}{'c' if continuation else ''}"
+
+
+def _label(method: str) -> str:
+    """"vaetheory-8c" → "8 restart(s), continuation"."""
+    r = method.split("-")[1]
+    return f"{r.rstrip('c')} restart(s)" + (", continuation" if r.endswith("c") else "")
+
+
+def run_vaetheory(rs: list[int], problems: int, cache: Path, restarts: int, d: int, kappa: int,
+                  continuation: bool = False) -> None:
+    """run_check with the planted support as the oracle answer, one problem at a time, cached per problem.
+    continuation: every random start is a γ-continuation start (`run_check(continuation=True)`)."""
     from bench.recovery import planted_analysis
     from vaetheory.variants.registry import get_variant
     from vaetheory.verdict.check import run_check
 
-    method = f"vaetheory-{restarts}"
+    method = _method(restarts, continuation)
     variant = get_variant("vae-full")
     for r in rs:
         for t in range(problems):
@@ -129,14 +141,14 @@ def run_vaetheory(rs: list[int], problems: int, cache: Path, restarts: int, d: i
             l0, commit = load(), _git_commit()
             t0 = time.perf_counter()
             res = run_check(p, variant, restarts=restarts, seed=t, gamma=VT_GAMMA, analysis=analysis,
-                            adversarial_fraction=0.0)
+                            adversarial_fraction=0.0, continuation=continuation)
             seconds = time.perf_counter() - t0
             energies = [pt.energy for pt in res.points]
             best = res.points[int(np.argmin(energies))]
             planted = sorted(int(j) for j in p.support)
             _write(path, {
                 "method": method, "r": r, "seed": s, "d": d, "kappa": kappa, "planted": planted,
-                "restarts": restarts, "gamma": VT_GAMMA,
+                "restarts": restarts, "gamma": VT_GAMMA, "continuation": continuation,
                 "recovered": best.verdict == "optimal" and sorted(best.support) == planted,
                 "best_verdict": best.verdict, "support_size": len(best.support), "support": sorted(best.support),
                 "verdicts": [pt.verdict for pt in res.points], "energies": energies,
@@ -187,8 +199,8 @@ def render(data: dict[str, Any]) -> str:
     """Markdown table: r | published | recipe here | vaetheory restarts … | seconds per problem."""
     vt = [m for m in data["methods"] if m.startswith("vaetheory-")]
     P = data["problems"]
-    head = ["r", "published recipe", "recipe re-run here", *[f"vaetheory, {m.split('-')[1]} restart(s)" for m in vt],
-            "recipe s/problem", *[f"vaetheory-{m.split('-')[1]} s/problem" for m in vt]]
+    head = ["r", "published recipe", "recipe re-run here", *[f"vaetheory, {_label(m)}" for m in vt],
+            "recipe s/problem", *[f"vaetheory {_label(m)}: s/problem" for m in vt]]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in data["rows"]:
         rc = row.get("recipe")
@@ -225,6 +237,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--d", type=int, default=D)
     ap.add_argument("--kappa", type=int, default=KAPPA)
     ap.add_argument("--log-every", type=int, default=1000, help="recipe status line every N steps")
+    ap.add_argument("--continuation", action="store_true",
+                    help="vaetheory with gamma-continuation random starts (run_check(continuation=True)); its "
+                         "columns are named vaetheory-Rc")
     a = ap.parse_args(argv)
     try:
         rs = [int(v) for v in a.r.split(",")]
@@ -246,8 +261,8 @@ def main(argv: list[str] | None = None) -> int:
             run_recipe(rs, a.problems, cache, a.steps, a.d, a.kappa, a.log_every)
         if a.only in (None, "vaetheory"):
             for R in restarts:
-                run_vaetheory(rs, a.problems, cache, R, a.d, a.kappa)
-    methods = ["recipe", *[f"vaetheory-{R}" for R in restarts]]
+                run_vaetheory(rs, a.problems, cache, R, a.d, a.kappa, a.continuation)
+    methods = ["recipe", *[_method(R, a.continuation) for R in restarts]]
     data = collect(cache, rs, a.problems, methods)
     data["command"] = "python bench/goldfish.py " + " ".join(argv if argv is not None else sys.argv[1:])
     (out / "goldfish.json").write_text(json.dumps(data, indent=1, default=float))
