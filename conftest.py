@@ -6,6 +6,7 @@ The option sets $VAETHEORY_PROFILE before test modules are imported, then the ma
 from __future__ import annotations
 
 import os
+import signal
 
 import pytest
 
@@ -22,6 +23,11 @@ def pytest_addoption(parser) -> None:
 
 
 def pytest_configure(config) -> None:
+    # A shell without job control starts background commands with SIGINT ignored, and Python then installs no
+    # KeyboardInterrupt handler, in this process or in the interpreters the tests start. The Ctrl-C tests need
+    # it, wherever the suite is launched from.
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     name = config.getoption("--vaetheory-profile", default=None)
     try:
         load_profile(name)
