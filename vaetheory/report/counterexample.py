@@ -619,11 +619,11 @@ def replay_report(path: str | os.PathLike, *, variant: Variant | None = None) ->
 def _fresh_proof(objective, theta, gamma, floor, active_rtol, verdict, support, k) -> dict:
     """Prove the stored point from scratch (certify.interval.prove_point); `extra.source` says so."""
     from vaetheory.certify.interval import prove_point
+    from vaetheory.verdict.proofs import k_star_rule
 
     proof = prove_point(objective, theta, gamma, learn_gamma=floor is not None, gamma_floor=floor,
                         active_rtol=active_rtol)
-    if proof.proved and verdict == "bad_local_min" and not len(support) > k:
-        proof = proof.with_status("not_proved", f"support size {len(support)} does not exceed k* = {k}")
+    proof = k_star_rule(proof, verdict, len(support), k)
     out = proof.to_dict()
     out["extra"] = dict(out.get("extra") or {}) | {"source": "proved at replay (the report stores no proof)"}
     return out
@@ -634,6 +634,7 @@ def _replay_proof(objective, theta, gamma, stored: dict, floor, active_rtol, ver
     """Re-check a stored ``proved`` interval proof on its stored box (certify.interval.reprove); any other stored
     status is kept as it is. Appends to `mismatches` when a stored proof does not hold any more."""
     from vaetheory.certify.interval import reprove
+    from vaetheory.verdict.proofs import k_star_rule
     from vaetheory.certify.proof import Proof
 
     try:
@@ -644,8 +645,7 @@ def _replay_proof(objective, theta, gamma, stored: dict, floor, active_rtol, ver
         return record.to_dict()
     again = reprove(objective, theta, gamma, record, learn_gamma=floor is not None, gamma_floor=floor,
                     active_rtol=active_rtol)
-    if again.proved and verdict == "bad_local_min" and not len(support) > k:
-        again = again.with_status("not_proved", f"support size {len(support)} does not exceed k* = {k}")
+    again = k_star_rule(again, verdict, len(support), k)
     if not again.proved:
         mismatches.append(f"stored proof does not hold: {again.reason}")
     return again.to_dict()

@@ -51,12 +51,18 @@ def attach_proofs(objective, theta: np.ndarray, gamma: np.ndarray, verdicts: lis
             continue
         size = int(masks[i].sum())
         if v == "bad_local_min":
-            pr = pr.with_status(pr.status, pr.reason, support_size=size, **evidence)
-            if pr.proved and not size > oracle.k:
-                pr = pr.with_status("not_proved", f"strict local minimum proved, but its support size {size} does not "
-                                    f"exceed k* = {oracle.k}: non-optimality is not proved")
+            pr = k_star_rule(pr.with_status(pr.status, pr.reason, support_size=size, **evidence), v, size, oracle.k)
         out.append(pr)
     return out
+
+
+def k_star_rule(proof: Proof, verdict: str, support_size: int, k_star: int) -> Proof:
+    """A proved ``bad_local_min`` stays proved only when its support is larger than k*: the interval proof shows a
+    strict local minimum, the size comparison shows that it is not optimally sparse."""
+    if proof.proved and verdict == "bad_local_min" and not support_size > k_star:
+        return proof.with_status("not_proved", f"strict local minimum proved, but its support size {support_size} "
+                                 f"does not exceed k* = {k_star}: non-optimality is not proved")
+    return proof
 
 
 def proof_summary(verdicts: list[str], proofs: list[dict | None]) -> dict[str, dict[str, int]]:
