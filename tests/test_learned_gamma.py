@@ -151,3 +151,30 @@ def test_learned_gamma_counterexample_is_a_minimum_over_nu_and_gamma(path):
     prof = data["profile"]["gamma_profile"]
     energies = np.array([np.inf if e is None else e for e in prof["energy"]])
     assert abs(np.log(prof["gamma"][int(np.argmin(energies))] / gamma)) < 0.06  # grid step is 0.05 decades
+
+
+def test_log_gamma_is_bounded_above_in_the_lbfgsb_stage(monkeypatch):
+    """exp of an unbounded trial step in log γ overflowed to γ = inf on one problem and ended the run in a
+    FloatingPointError: every log γ coordinate has a finite upper bound, log(GAMMA_CAP_FACTOR · ‖X‖²_F / n), and a
+    larger starting γ is lowered to it."""
+    import vaetheory.search.multistart as ms
+
+    seen = []
+    real = ms.minimize
+
+    def spy(fun, x0, **kw):
+        seen.append((np.array(x0), kw["bounds"]))
+        return real(fun, x0, **kw)
+
+    monkeypatch.setattr(ms, "minimize", spy)
+    problem = make_problem(6, 10, 2, 4, "orthogonal", 1)
+    res = run_check(problem, get_variant("vae-full"), restarts=3, seed=0, learn_gamma=True, gamma=1e300,
+                    prove=False)
+    cap = np.log(ms.GAMMA_CAP_FACTOR * float(np.sum(problem.X ** 2)) / problem.n)
+    P = problem.kappa  # vae-full's parameters: ν
+    joint = [(x0, b) for x0, b in seen if len(x0) == 3 * P + 3]  # the stage over (θ, log γ); anneal starts come first
+    assert joint
+    x0, bounds = joint[0]
+    assert [b[1] for b in bounds[3 * P:]] == pytest.approx([cap] * 3)
+    assert np.all(x0[3 * P:] <= cap + 1e-12)
+    assert all(p.verdict == "optimal" for p in res.points), res.summary

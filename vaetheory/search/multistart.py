@@ -57,7 +57,7 @@ NEWTON_EPS_ACTIVE = 1e-2
 LBFGS_STAGE = 250
 #: A point whose γ is at most floor × (1 + GAMMA_AT_FLOOR_RTOL) sits at the floor (the box constraint is active).
 GAMMA_AT_FLOOR_RTOL = 1e-9
-#: With γ learned, γ ≤ this × max(‖X‖²_F / n, floor, starting γ) in the L-BFGS-B stage (see `minimise`).
+#: With γ learned, γ ≤ this × max(‖X‖²_F / n, floor) in the L-BFGS-B stage (a larger starting γ is lowered to it).
 GAMMA_CAP_FACTOR = 1e6
 #: γ schedule of the continuation starts: from ANNEAL_HIGH × the data scale down by ANNEAL_FACTOR per stage.
 ANNEAL_HIGH = 1e-1
@@ -508,11 +508,11 @@ def minimise(objective: Objective, starts: Starts, gamma: float | np.ndarray, *,
         theta0[anneal] = _anneal(objective, theta0[anneal], gamma0[anneal], pgtol=pgtol, newton_steps=newton_steps)
     bounds_theta = [(0.0, None) if f else (None, None) for f in nonneg] * R
     if learn_gamma:
-        x0 = np.concatenate([theta0.ravel(), np.log(gamma0)])
         # An upper bound keeps L-BFGS-B's trial steps in log γ finite (exp overflowed to γ = inf on one problem).
         # It never binds at a minimum of the collapsed energies: for γ > ‖X‖²_F / n, ∂E/∂γ ≥ λ_max(Σ⁻¹)(n − ‖X‖²/γ) > 0.
-        gamma_cap = GAMMA_CAP_FACTOR * max(float(np.sum(objective.problem.X ** 2)) / objective.problem.n, floor,
-                                           float(gamma0.max()))
+        gamma_cap = GAMMA_CAP_FACTOR * max(float(np.sum(objective.problem.X ** 2)) / objective.problem.n, floor)
+        gamma0 = np.minimum(gamma0, gamma_cap)
+        x0 = np.concatenate([theta0.ravel(), np.log(gamma0)])
         bounds = bounds_theta + [(np.log(floor), np.log(gamma_cap))] * R
     else:
         x0, bounds = theta0.ravel().copy(), bounds_theta
