@@ -91,11 +91,11 @@ class MainJobResult:
         head = f"{'variant':<12} {'gamma':<7} {'problem':<16} " + " ".join(f"{v:>13}" for v in VERDICTS) + "  claim"
         lines = [head, "-" * len(head)]
         for r in self.records:
+            row = f"{r.variant:<12} {r.gamma_mode or '':<7} {r.problem:<16} "
             if r.error is not None:
-                lines.append(f"{r.variant:<12} {r.gamma_mode or '':<7} {r.problem:<16} ERROR: {r.error}")
+                lines.append(row + f"ERROR: {r.error}")
             else:
-                lines.append(f"{r.variant:<12} {r.gamma_mode or '':<7} {r.problem:<16} "
-                             + " ".join(f"{r.summary.get(v, 0):>13}" for v in VERDICTS) + f"  {r.claim_status}")
+                lines.append(row + " ".join(f"{r.summary.get(v, 0):>13}" for v in VERDICTS) + f"  {r.claim_status}")
         if self.failed_variants:
             lines.append("failed or timed out: " + "; ".join(f"{k} ({v})" for k, v in self.failed_variants.items()))
         return "\n".join(lines)
