@@ -265,7 +265,7 @@ def _hook_agrees(rp: _Problem, objective: Objective, theta: np.ndarray, gamma: f
     agree with autograd on the variant's energy; else a reason."""
     th = theta.copy()
     th[rp.inactive] = 0.0
-    E, g, gg = objective.value_and_grad(th[None], np.array([gamma]))
+    E, g, gg = objective.autograd_value_and_grad(th[None], np.array([gamma]))
     mask = np.zeros((1, objective.size), dtype=bool)
     mask[0, rp.active] = True
     H, order, valid = objective.active_hessian(th[None], np.array([gamma]), mask)
