@@ -207,6 +207,27 @@ def test_mutation_wrong_gradient_is_not_proved(diag_check, small):
     assert prove_point(Objective(VAE_DIAG, small), diag_check.search.theta[i], 1e-6).proved
 
 
+@dataclass(frozen=True)
+class WrongInactiveGradientVAE(CollapsedVAE):
+    """vae-diag's energy with an interval hook whose first inactive gradient is 1 % too large: still > 0, so only
+    the hook-vs-autograd test can catch it (the agreement is measured relative to each gradient's own size)."""
+
+    def interval_derivatives(self, theta, Phi, X, gamma, active, with_gamma):
+        g, H = collapsed_interval_derivatives(theta, Phi, X, gamma, active, with_gamma, self.covariance)
+        j = next(k for k in range(len(theta)) if k not in set(active))
+        g = list(g)
+        g[j] = g[j] * 1.01
+        return g, H
+
+
+def test_mutation_wrong_inactive_gradient_is_not_proved(diag_check, small):
+    wrong = WrongInactiveGradientVAE("diag", "wrong-inactive", "vae-diag, one inactive gradient 1 % off",
+                                     VAE_DIAG.claim)
+    i = diag_check.bad_points[0]
+    pr = prove_point(Objective(wrong, small), diag_check.search.theta[i], 1e-6)
+    assert pr.status == "not_proved" and "disagrees" in pr.reason
+
+
 def test_variant_without_hook_is_not_applicable(small):
     @dataclass(frozen=True)
     class OwnEnergy(CollapsedVAE):  # overrides the energy: the inherited hook belongs to another energy
