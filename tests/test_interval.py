@@ -308,3 +308,21 @@ def test_require_proof_exit_codes(small, tmp_path):
     bad = runner.invoke(cli, ["check", "--variant", f"{plug}:VARIANT", "--problem", str(path), "--restarts", "2",
                               "--gamma", "1e-6", "--out", str(tmp_path / "r2"), "--require-proof"])
     assert bad.exit_code == 1, bad.output
+
+
+def test_end_points_at_one_minimum_share_its_proved_box(full_check, small):
+    """Restarts that reach the same minimum get one proof: the second record is the first's box with its own
+    point_offset, and it re-proves on its own (reprove); a point moved off the box gets no shared proof."""
+    from vaetheory.certify.interval import prove_points, reprove, reuse_proof
+
+    obj = Objective(get_variant("vae-full"), small)
+    theta = full_check.search.theta[:1]
+    jitter = theta * (1 + 1e-9 * np.random.default_rng(0).standard_normal(theta.shape))
+    pair = np.concatenate([theta, jitter])
+    first, second = prove_points(obj, pair, np.full(2, 1e-6))
+    assert first.proved and second.proved
+    assert second.extra.get("shared_box") and not first.extra.get("shared_box")
+    assert second.center == first.center and second.point_offset != first.point_offset
+    assert reprove(obj, jitter[0], 1e-6, second).proved
+    moved = theta[0] * (1 + 10 * AGREE_RTOL * (theta[0] > 0))
+    assert reuse_proof(obj, first, moved, 1e-6) is None
