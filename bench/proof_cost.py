@@ -72,6 +72,8 @@ def main(argv=None) -> None:
     ap.add_argument("--out", default=str(Path(__file__).with_name("proof_cost.json")))
     args = ap.parse_args(argv)
     rows = []
+    # warm-up, untimed: the first proof and search in a process pay one-off imports and torch set-up costs
+    measure((6, 12, 2, 6), 0, "vae-diag", args.gamma, 4)
     print("| d,κ,r,n | seed | variant | verdicts (opt/bad) | proved (opt/bad) | search s | proofs s | ratio | proved at box 1e-8 | load |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     for group in args.sizes.split(";"):

@@ -32,8 +32,10 @@ def _flint():
     return flint
 
 
-def _sigma_products(theta, Phi, X, gamma, active: Sequence[int], with_gamma: bool):
-    """S-products the derivatives need; only active ν enter Σ (inactive ones are exactly 0 on the proved face)."""
+def _sigma_products(theta, Phi, X, gamma, active: Sequence[int], with_gamma: bool, full_K: bool):
+    """S-products the derivatives need; only active ν enter Σ (inactive ones are exactly 0 on the proved face).
+    KA = Φ_Aᵀ S Φ_A always; K = Φᵀ S Φ and SΦ over all κ columns only with `full_K` (L_full's gradient needs every
+    K_jj; the others need only the active block); B2 = Φ_Aᵀ S² X (active rows) with `with_gamma`."""
     flint = _flint()
     arb, arb_mat = flint.arb, flint.arb_mat
     d, kappa = Phi.nrows(), Phi.ncols()
@@ -48,13 +50,15 @@ def _sigma_products(theta, Phi, X, gamma, active: Sequence[int], with_gamma: boo
     for i in range(d):
         Sigma[i, i] = Sigma[i, i] + gamma
     S = Sigma.inv()  # raises ZeroDivisionError when the enclosure cannot be inverted
-    SPhi = S * Phi
     SX = S * X
-    K = Phi.transpose() * SPhi
     B = Phi.transpose() * SX
-    out = {"S": S, "SPhi": SPhi, "SX": SX, "K": K, "B": B, "arb": arb, "arb_mat": arb_mat}
+    SPA = S * PA
+    out = {"S": S, "SX": SX, "B": B, "KA": PA.transpose() * SPA, "SPA": SPA, "arb": arb, "arb_mat": arb_mat}
+    if full_K:
+        out["SPhi"] = S * Phi
+        out["K"] = Phi.transpose() * out["SPhi"]
     if with_gamma:
-        out["B2"] = SPhi.transpose() * SX  # Φᵀ S² X (S symmetric)
+        out["B2"] = SPA.transpose() * SX  # Φ_Aᵀ S² X (S symmetric)
     return out
 
 
@@ -83,14 +87,15 @@ def collapsed_interval_derivatives(theta, Phi, X, gamma, active: Sequence[int], 
     if covariance == "none" and with_gamma:
         raise ValueError("the ae-l21 profile has no learned gamma")
     g_eff = gamma * arb(noise_factor) if covariance == "none" else gamma
-    P = _sigma_products(theta, Phi, X, g_eff, active, with_gamma)
-    K, B, S, SX = P["K"], P["B"], P["S"], P["SX"]
+    P = _sigma_products(theta, Phi, X, g_eff, active, with_gamma, covariance == "full")
+    KA, B, S, SX = P["KA"], P["B"], P["S"], P["SX"]
     nn = arb(n)
     w = arb(fit_weight)
-    Mdiag = [_row_dot_pair(B, j, j, n) for j in range(kappa)]
+    M = B * B.transpose()  # one ball matrix product (C) instead of κ + m²/2 dot products in Python
+    Mdiag = [M[j, j] for j in range(kappa)]
     grad = []
     if covariance == "full":
-        grad = [nn * K[j, j] - Mdiag[j] for j in range(kappa)]
+        grad = [nn * P["K"][j, j] - Mdiag[j] for j in range(kappa)]
     elif covariance == "diag":
         c = [_col_norm2(Phi, j) for j in range(kappa)]
         t = [gamma + theta[j] * c[j] for j in range(kappa)]
@@ -105,10 +110,9 @@ def collapsed_interval_derivatives(theta, Phi, X, gamma, active: Sequence[int], 
     for a, j in enumerate(active):
         for b in range(a, m):
             k = active[b]
-            Mjk = _row_dot_pair(B, j, k, n)
-            h = 2 * K[j, k] * Mjk
+            h = 2 * KA[a, b] * M[j, k]
             if covariance == "full":
-                h -= nn * K[j, k] * K[j, k]
+                h -= nn * KA[a, b] * KA[a, b]
             elif covariance == "diag" and j == k:
                 h -= nn * c[j] * c[j] / (t[j] * t[j])
             elif covariance == "none":
@@ -122,7 +126,7 @@ def collapsed_interval_derivatives(theta, Phi, X, gamma, active: Sequence[int], 
         for i in range(d):
             for k in range(n):
                 quad += SX[i, k] * SSX[i, k]
-        B2, SPhi = P["B2"], P["SPhi"]
+        B2, SPA = P["B2"], P["SPA"]
         if covariance == "full":
             trS = S[0, 0]
             for i in range(1, d):
@@ -136,11 +140,11 @@ def collapsed_interval_derivatives(theta, Phi, X, gamma, active: Sequence[int], 
             grad.append(nn * inv_t + nn * dk / gamma - SX2)
             H[m, m] = 2 * quad - nn * inv_t2 - nn * dk / (gamma * gamma)
         for a, j in enumerate(active):
-            h = 2 * _row_dot_pair2(B2, B, j, n)
+            h = 2 * _row_dot_pair2(B2, a, B, j, n)
             if covariance == "full":
-                sphi2 = SPhi[0, j] * SPhi[0, j]
+                sphi2 = SPA[0, a] * SPA[0, a]
                 for i in range(1, d):
-                    sphi2 += SPhi[i, j] * SPhi[i, j]
+                    sphi2 += SPA[i, a] * SPA[i, a]
                 h -= nn * sphi2
             else:
                 h -= nn * c[j] / (t[j] * t[j])
@@ -156,15 +160,9 @@ def _col_norm2(Phi, j):
     return s
 
 
-def _row_dot_pair(B, j, k, n):
-    s = B[j, 0] * B[k, 0]
+def _row_dot_pair2(A, a, B, j, n):
+    """Σ_i A[a, i] B[j, i]."""
+    s = A[a, 0] * B[j, 0]
     for i in range(1, n):
-        s += B[j, i] * B[k, i]
-    return s
-
-
-def _row_dot_pair2(A, B, j, n):
-    s = A[j, 0] * B[j, 0]
-    for i in range(1, n):
-        s += A[j, i] * B[j, i]
+        s += A[a, i] * B[j, i]
     return s
