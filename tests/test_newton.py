@@ -40,6 +40,7 @@ def test_newton_paths_reach_certified_points(setup, monkeypatch, path):
     obj, theta, gamma = setup
     if path == "truncated":  # every point takes trust-region CG steps on Hessian-vector products
         monkeypatch.setattr(ms, "NEWTON_DENSE_MAX", 0)
+        monkeypatch.setattr(ms, "NEWTON_DENSE_MAX_CLOSED", 0)
     out, _ = ms.projected_newton(obj, theta, gamma, max_iter=200)
     cert = certify(obj, out, gamma)
     assert cert.certified.all(), (cert.kkt_active, cert.min_hessian_eig_rel)
@@ -78,3 +79,23 @@ def test_continuation_starts_at_fixed_gamma():
     assert certify(obj, res.theta, res.gamma).certified.all()
     plain = ms.make_starts(obj, 1, np.random.default_rng(0), 1e-4)
     assert plain.kinds == ("random",)
+
+
+def test_points_at_their_rounding_floor_stop(setup):
+    """With tol = 0 (out of reach), converged points stop once their scaled gradient is below NEWTON_STALL_TOL and
+    no longer halves, instead of shuffling rounding errors until the damping gives up."""
+    obj, theta, gamma = setup
+    done, _ = ms.projected_newton(obj, theta, gamma, max_iter=200)
+    _, iters = ms.projected_newton(obj, done, gamma, max_iter=200, tol=0.0)
+    assert iters <= 4 * ms.NEWTON_STALL_ITERS  # without the rule: all 200 (measured)
+
+
+def test_no_adversarial_starts_when_the_fraction_is_zero():
+    problem = make_problem(6, 12, 2, 4, "orthogonal", seed=2)
+    obj = Objective(get_variant("vae-full"), problem)
+    starts = ms.make_starts(obj, 8, np.random.default_rng(0), 1e-4, optimal_supports=[tuple(problem.support)],
+                            adversarial_fraction=0.0)
+    assert set(starts.kinds) == {"random"}
+    with_adv = ms.make_starts(obj, 8, np.random.default_rng(0), 1e-4, optimal_supports=[tuple(problem.support)],
+                              adversarial_fraction=0.25)
+    assert "bfs" in with_adv.kinds

@@ -47,12 +47,20 @@ NEWTON_TRIES = 16
 #: radius (in block-scaled coordinates) starting at NEWTON_RADIUS0, at most NEWTON_RADIUS_MAX, and a point whose
 #: radius falls below NEWTON_RADIUS_MIN without a decrease stops.
 NEWTON_DENSE_MAX = 150
+#: The same limit for variants with a closed-form ``hessian`` hook: the dense Hessian then costs about one gradient
+#: evaluation per point, and its m³/3 Cholesky (m = 400: 21 MFLOP) beats a few hundred Hessian-vector products.
+NEWTON_DENSE_MAX_CLOSED = 400
 NEWTON_CG_MAX = 250
 NEWTON_RADIUS0 = 1.0
 NEWTON_RADIUS_MAX = 1e3
 NEWTON_RADIUS_MIN = 1e-14
 #: Largest ε of the ε-active set of the truncated-Newton steps (relative to the block scale).
 NEWTON_EPS_ACTIVE = 1e-2
+#: A point whose scaled gradient is below NEWTON_STALL_TOL and has not halved in NEWTON_STALL_ITERS iterations stops:
+#: it sits at the rounding floor of its gradient (about 1e-10 at γ = 1e-6, d = 100), where `tol` (1e-12) is out of
+#: reach and further steps only shuffle rounding errors. The numeric certificate asks for 1e-6.
+NEWTON_STALL_TOL = 1e-8
+NEWTON_STALL_ITERS = 3
 #: L-BFGS-B iterations between checks whether the Newton phase can take over.
 LBFGS_STAGE = 250
 #: A point whose γ is at most floor × (1 + GAMMA_AT_FLOOR_RTOL) sits at the floor (the box constraint is active).
@@ -62,6 +70,11 @@ GAMMA_CAP_FACTOR = 1e6
 #: γ schedule of the continuation starts: from ANNEAL_HIGH × the data scale down by ANNEAL_FACTOR per stage.
 ANNEAL_HIGH = 1e-1
 ANNEAL_FACTOR = 1e-1
+#: L-BFGS-B iterations per continuation stage before the Newton phase finishes it (measured at d = 100, κ = 200,
+#: r = 30–60, one restart: 10 and 30 recover the same supports, 250 costs 3× more; bench/speed.py).
+ANNEAL_LBFGS = 10
+#: Newton stops a continuation stage at this scaled gradient: the next stage moves the point anyway.
+ANNEAL_NEWTON_TOL = 1e-7
 
 
 @dataclass(frozen=True)
@@ -133,7 +146,7 @@ def make_starts(objective: Objective, restarts: int, rng: np.random.Generator, g
     variant, problem, layout = objective.variant, objective.problem, objective.layout
     floor = variant.gamma.floor if gamma_floor is None else gamma_floor
     masks, kinds = [], []
-    if optimal_supports is not None and restarts > 1:
+    if optimal_supports is not None and restarts > 1 and adversarial_fraction > 0:
         n_adv = max(1, int(round(adversarial_fraction * restarts)))
         if l21_support is not None and len(l21_support) > 0 and n_adv:
             m = np.zeros((1, problem.kappa), dtype=bool)
@@ -335,6 +348,8 @@ def projected_newton(objective: Objective, theta: np.ndarray, gamma: np.ndarray,
     mu = np.full(len(theta), NEWTON_MU_INIT)
     radius = np.full(len(theta), NEWTON_RADIUS0)
     x_sq = float(np.sum(objective.problem.X**2))
+    best = np.full(len(theta), np.inf)  # smallest scaled gradient seen per point, and iterations since it halved
+    stalled = np.zeros(len(theta), dtype=int)
     it = 0
     for it in range(1, max_iter + 1):
         idx = np.flatnonzero(~done)
@@ -356,7 +371,10 @@ def projected_newton(objective: Objective, theta: np.ndarray, gamma: np.ndarray,
             g_free = ~((ga <= gamma_floor * (1 + GAMMA_AT_FLOOR_RTOL)) & (gg > 0))
             scaled = np.maximum(scaled, np.where(g_free, np.abs(gg) * gamma_scale(objective, ga), 0.0)
                                 / np.maximum(np.abs(E), 1.0))
-        conv = scaled <= tol
+        improved = scaled < 0.5 * best[idx]
+        stalled[idx] = np.where(improved, 0, stalled[idx] + 1)
+        best[idx] = np.minimum(best[idx], scaled)
+        conv = (scaled <= tol) | ((best[idx] <= NEWTON_STALL_TOL) & (stalled[idx] >= NEWTON_STALL_ITERS))
         done[idx[conv]] = True
         if conv.all():
             break
@@ -364,7 +382,10 @@ def projected_newton(objective: Objective, theta: np.ndarray, gamma: np.ndarray,
         idx, th, ga, E, g, b, held, free, scaled = (a[keep] for a in (idx, th, ga, E, g, b, held, free, scaled))
         # rounding level of E: relative 1e-12, and the data term tr(XᵀΣ_x⁻¹X) carries errors ~ eps‖X‖²/γ at small γ
         slack = 1e-12 * np.maximum(np.abs(E), 1.0) + 1e3 * np.finfo(float).eps * x_sq / ga
-        big = free.sum(1) > NEWTON_DENSE_MAX if not learn else np.zeros(len(idx), dtype=bool)
+        dense_max = NEWTON_DENSE_MAX_CLOSED if objective.has_closed_form_hessian else NEWTON_DENSE_MAX
+        big = free.sum(1) > dense_max
+        if learn:
+            big = np.zeros(len(idx), dtype=bool)
         if big.any():  # truncated Newton for the points with many free coordinates
             new, taken, radius[idx[big]] = _trust_region_cg_step(
                 objective, th[big], ga[big], E[big], g[big], b[big], held[big], free[big], scaled[big], slack[big],
@@ -473,11 +494,13 @@ def _anneal(objective: Objective, theta: np.ndarray, gamma_end: np.ndarray, *, p
     """γ-continuation: minimise θ at fixed γ along a decreasing schedule, from ANNEAL_HIGH × the data scale down
     to `gamma_end` (per row), each stage started where the previous one ended."""
     high = ANNEAL_HIGH * gamma_scale(objective, np.zeros(len(theta)))
-    n_stages = int(np.ceil(np.log(max(float((high / gamma_end).max()), 1.0)) / -np.log(ANNEAL_FACTOR)))
-    for k in range(n_stages + 1):
-        g_k = np.maximum(high * ANNEAL_FACTOR**k, gamma_end)
+    # γ_k = γ_end / ANNEAL_FACTOR^k for k = n_stages … 1 (the first at most `high`); the caller's own run at γ_end is
+    # the last stage. Anchored at γ_end so that the last two stages are a full factor apart.
+    n_stages = int(np.floor(np.log(max(float((high / gamma_end).max()), 1.0)) / -np.log(ANNEAL_FACTOR) + 1e-9))
+    for k in range(n_stages, 0, -1):
+        g_k = np.minimum(gamma_end / ANNEAL_FACTOR**k, np.maximum(high, gamma_end))
         res = minimise(objective, Starts(theta, ("continued",) * len(theta), (None,) * len(theta)), g_k,
-                       maxiter=LBFGS_STAGE, pgtol=pgtol, newton_steps=newton_steps)
+                       maxiter=ANNEAL_LBFGS, pgtol=pgtol, newton_steps=newton_steps, newton_tol=ANNEAL_NEWTON_TOL)
         theta = res.theta
     return theta
 
@@ -485,7 +508,7 @@ def _anneal(objective: Objective, theta: np.ndarray, gamma_end: np.ndarray, *, p
 @blas_single_threaded
 def minimise(objective: Objective, starts: Starts, gamma: float | np.ndarray, *, learn_gamma: bool = False,
              gamma_floor: float | None = None, maxiter: int = 20000, pgtol: float = 1e-10,
-             newton_steps: int = 100) -> SearchResult:
+             newton_steps: int = 100, newton_tol: float = 1e-12) -> SearchResult:
     """Minimise from every start at once.
 
     gamma: fixed γ, scalar or per start (R,); with `learn_gamma`, the starting γ (overridden per row by
@@ -533,13 +556,16 @@ def minimise(objective: Objective, starts: Starts, gamma: float | np.ndarray, *,
         grad = g.ravel() if not learn_gamma else np.concatenate([g.ravel(), gg * ga])
         return float(E.sum()), grad
 
-    # L-BFGS-B in stages; as soon as every point has few enough free coordinates, Newton takes over.
+    # L-BFGS-B in stages; as soon as every point has few enough free coordinates, Newton takes over. Points that
+    # come out of a continuation sit next to a minimum at this γ already: a short first stage does for them.
+    stage = ANNEAL_LBFGS if anneal.all() else LBFGS_STAGE
     x, nit, message = x0, 0, ""
     while nit < maxiter:
         res = minimize(fun, x, jac=True, method="L-BFGS-B", bounds=bounds,
-                       options={"maxiter": min(LBFGS_STAGE, maxiter - nit), "maxfun": 2 * LBFGS_STAGE,
+                       options={"maxiter": min(stage, maxiter - nit), "maxfun": 2 * stage,
                                 "ftol": 0.0, "gtol": pgtol, "maxcor": 10})
         x, nit, message = res.x, nit + max(int(res.nit), 1), str(res.message)
+        stage = LBFGS_STAGE
         if not np.all(np.isfinite(x)):
             raise FloatingPointError("the search produced non-finite parameters")
         theta, gam = split(x)
@@ -553,7 +579,7 @@ def minimise(objective: Objective, starts: Starts, gamma: float | np.ndarray, *,
             theta, gam, newton_iters = projected_newton(objective, theta, gam, max_iter=2 * newton_steps,
                                                         gamma_floor=floor)
         else:
-            theta, newton_iters = projected_newton(objective, theta, gam, max_iter=newton_steps)
+            theta, newton_iters = projected_newton(objective, theta, gam, max_iter=newton_steps, tol=newton_tol)
     E, _, _ = objective.value_and_grad(theta, gam, with_gamma=False)
     return SearchResult(theta, gam, E, starts, nit, newton_iters, message,
                         "learned" if learn_gamma else "fixed", time.perf_counter() - t0)

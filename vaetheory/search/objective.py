@@ -76,6 +76,11 @@ class Objective:
         """Whether `value_and_grad` uses the variant's ``value_and_grad_batch`` hook (else vmap of autograd)."""
         return self._vg_hook is not None
 
+    @property
+    def has_closed_form_hessian(self) -> bool:
+        """Whether `active_hessian` uses the variant's ``hessian`` hook (else Hessian-vector products)."""
+        return self._hess is not None
+
     def _hook_value_and_grad(self, theta: torch.Tensor, gamma: torch.Tensor, with_gamma: bool):
         B = theta.shape[0]
         params = {n: theta[:, self.layout.offsets[i]:self.layout.offsets[i + 1]].reshape(B, *s)
