@@ -146,3 +146,63 @@ def test_hook_is_ignored_when_energy_is_overridden_below_it():
     assert closed_form_hook(v, "value_and_grad_batch") is None
     assert not Objective(v, make_problem(4, 8, 2, 3, seed=0)).has_closed_form_gradient
     assert check_variant(v) == []
+
+
+@pytest.mark.parametrize("penalty", ["l1", "log"])
+def test_split_sign_hessian_at_is_the_restricted_hessian(penalty):
+    """`hessian_at` on any index set (any order) equals the full closed-form Hessian restricted to it."""
+    from vaetheory.variants.closed_forms import split_sign_hessian, split_sign_hessian_at
+
+    problem = make_problem(4, 6, 2, 3, seed=2)
+    v = SplitSignAE(penalty, "t", "t")
+    rng = np.random.default_rng(3)
+    p = {k: torch.from_numpy(a[0]) for k, a in v.init_random(problem, rng, 1).items()}
+    Phi, X = torch.tensor(problem.Phi), torch.tensor(problem.X)
+    g = torch.tensor(0.05, dtype=torch.float64)
+    kw = dict(lam=v.lam, beta=v.beta, penalty=penalty, eps=v.eps)
+    H = split_sign_hessian(Phi, X, p["w"], p["Mp"], p["Mm"], g, **kw).numpy()
+    for size in (1, 7, H.shape[0]):
+        idx = rng.permutation(H.shape[0])[:size]
+        Hi = split_sign_hessian_at(Phi, X, p["w"], p["Mp"], p["Mm"], g, torch.from_numpy(idx), **kw).numpy()
+        assert np.abs(Hi - H[np.ix_(idx, idx)]).max() <= 1e-12 * np.abs(H).max()
+
+
+@dataclass(frozen=True)
+class WrongRestrictedHessian(SplitSignAE):
+    """ae-l1 whose `hessian_at` drops the w–M coupling (the full `hessian` is right)."""
+
+    def hessian_at(self, params, Phi, X, gamma, index):
+        H = super().hessian_at(params, Phi, X, gamma, index)
+        is_w = index < params["w"].shape[0]
+        return torch.where(is_w[:, None] ^ is_w[None, :], torch.zeros_like(H), H)
+
+
+def test_mutation_wrong_restricted_hessian_is_caught():
+    problems = check_variant(WrongRestrictedHessian("l1", "mutant", "ae-l1 with a wrong hessian_at"))
+    assert any("Hessian" in p for p in problems), problems
+
+
+@dataclass(frozen=True)
+class WorseCanonical(SplitSignAE):
+    """ae-l1 whose `canonical` map adds to both M⁺ and M⁻ (raises the penalty): the search must not take it."""
+
+    def canonical(self, params):
+        return {"w": params["w"], "Mp": params["Mp"] + 1.0, "Mm": params["Mm"] + 1.0}
+
+
+def test_canonical_never_raises_the_energy():
+    problem = make_problem(5, 10, 2, 3, seed=1)
+    rng = np.random.default_rng(0)
+    for variant, changes in ((BUILTINS["ae-l1"], True), (WorseCanonical("l1", "m", "m"), False)):
+        obj = Objective(variant, problem)
+        theta = obj.layout.pack(variant.init_random(problem, rng, 3), 3)
+        theta[:, variant_offset(obj, "Mm"):] += 0.3  # both signs positive: the built-in map lowers the energy
+        gamma = np.full(3, variant.gamma.default)
+        new = obj.canonical(theta, gamma)
+        E0, E1 = obj.value_and_grad(theta, gamma)[0], obj.value_and_grad(new, gamma)[0]
+        assert np.all(E1 <= E0)
+        assert (not np.array_equal(new, theta)) == changes
+
+
+def variant_offset(obj, name):
+    return obj.layout.offsets[obj.layout.names.index(name)]

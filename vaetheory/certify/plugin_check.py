@@ -212,6 +212,9 @@ def _batched_problems(variant, problem: Problem, theta: np.ndarray) -> list[str]
         objective.latent_scales(theta)
         objective.representation(theta, gamma)
         H, _, _ = objective.active_hessian(theta, gamma, np.ones(theta.shape, dtype=bool))
+        half = np.zeros(theta.shape, dtype=bool)  # a restricted Hessian too (what `hessian_at` serves)
+        half[:, ::2] = True
+        H_half, order_half, _ = objective.active_hessian(theta, gamma, half)
     except Exception as exc:
         if isinstance(exc, VariantError):  # Objective's message: "variant 'x': energy failed: <torch's text>"
             exc = RuntimeError(str(exc).split(": ", 1)[-1])
@@ -222,7 +225,10 @@ def _batched_problems(variant, problem: Problem, theta: np.ndarray) -> list[str]
         return [f"energy or its gradient is not finite under vmap at a start from {start[bad]}"]
     for i in range(len(theta)):  # four points; the reference is unbatched by design
         E_ref, g_ref, H_ref = _reference_derivatives(variant, objective, theta[i], gamma[i])
-        for what, batched, ref in (("energy", E[i], E_ref), ("gradient", g[i], g_ref), ("Hessian", H[i], H_ref)):
+        o = order_half[i]
+        checks = (("energy", E[i], E_ref), ("gradient", g[i], g_ref), ("Hessian", H[i], H_ref),
+                  ("restricted Hessian", H_half[i], H_ref[np.ix_(o, o)]))
+        for what, batched, ref in checks:
             scale = max(float(np.abs(ref).max()), 1.0)
             if not np.all(np.isfinite(ref)) or np.abs(batched - ref).max() > VMAP_RTOL * scale:
                 return [f"{what} under vmap differs from plain autograd at a start from {start[i]} (max error "

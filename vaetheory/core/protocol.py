@@ -14,6 +14,12 @@ Conventions the machinery relies on
 * Optional: ``hessian(params, Phi, X, gamma) -> (P, P)`` tensor, the exact Hessian of ``energy`` in the flat
   parameter order of ``param_specs``. When present, certificates and the Newton phase use it instead of autograd
   Hessian-vector products (the import checker compares it with autograd).
+* Optional: ``hessian_at(params, Phi, X, gamma, index) -> (m, m)`` tensor, ``hessian`` restricted to the flat
+  coordinates ``index`` (an (m,) int64 tensor) without forming the P×P matrix; preferred over ``hessian`` when both
+  are present (the Newton phase needs only the free coordinates; the import checker compares it with autograd).
+* Optional: ``canonical(params) -> params``, on numpy arrays with a batch axis: a map to points of no larger
+  energy that removes a redundancy of the parametrisation (the split-sign AEs: M⁺, M⁻ → max(±(M⁺ − M⁻), 0)). The
+  search applies it before its Newton phase and keeps the result only where the energy did not increase.
 * Optional: ``value_and_grad_batch(params, Phi, X, gamma, with_gamma) -> (E, grads, dE_dgamma)``, closed-form energies
   and gradients for a batch: ``params`` ``{name: (B, *shape)}`` tensors, ``gamma`` (B,); returns E (B,), ``grads``
   ``{name: (B, *shape)}`` and ∂E/∂γ (B,) (None allowed when ``with_gamma`` is False). Used by the search and

@@ -574,6 +574,7 @@ def minimise(objective: Objective, starts: Starts, gamma: float | np.ndarray, *,
         if res.success or free_counts(objective, theta, gam).max() <= NEWTON_MAX_ACTIVE:
             break
     newton_iters = 0
+    theta = objective.canonical(theta, gam)
     if newton_steps and free_counts(objective, theta, gam).max() <= NEWTON_MAX_ACTIVE:
         if learn_gamma:  # joint (θ, γ) in linear γ, floor as a box constraint
             theta, gam, newton_iters = projected_newton(objective, theta, gam, max_iter=2 * newton_steps,

@@ -57,6 +57,10 @@ class Objective:
         closed = closed_form_hook(variant, "hessian")
         self._hess = None if closed is None else vmap(
             lambda th, g: closed(self.layout.unpack(th), self.Phi, self.X, g))
+        self._canonical = closed_form_hook(variant, "canonical")
+        at = closed_form_hook(variant, "hessian_at")
+        self._hess_at = None if at is None else vmap(
+            lambda th, g, idx: at(self.layout.unpack(th), self.Phi, self.X, g, idx))
         self._scales = vmap(lambda th: variant.latent_scales(self.layout.unpack(th)))
         self._rep = vmap(lambda th, g: variant.representation(self.layout.unpack(th), self.Phi, self.X, g))
 
@@ -79,7 +83,7 @@ class Objective:
     @property
     def has_closed_form_hessian(self) -> bool:
         """Whether `active_hessian` uses the variant's ``hessian`` hook (else Hessian-vector products)."""
-        return self._hess is not None
+        return self._hess is not None or self._hess_at is not None
 
     def _hook_value_and_grad(self, theta: torch.Tensor, gamma: torch.Tensor, with_gamma: bool):
         B = theta.shape[0]
@@ -113,6 +117,16 @@ class Objective:
             (g_theta, g_gamma), val = self._hook_value_and_grad(self._t(theta), self._t(gamma), with_gamma)
         return val.numpy(), g_theta.numpy(), None if g_gamma is None else g_gamma.numpy()
 
+    def canonical(self, theta: np.ndarray, gamma: np.ndarray) -> np.ndarray:
+        """The variant's optional ``canonical`` map applied to each point (B, P), kept only where the energy did not
+        increase (so a faulty hook cannot make the search worse); `theta` itself without the hook."""
+        if self._canonical is None or not len(theta):
+            return theta
+        new = self.layout.pack(self._canonical(self.layout.unpack_numpy(np.array(theta))), len(theta))
+        E0, _, _ = self.value_and_grad(theta, gamma, with_gamma=False)
+        E1, _, _ = self.value_and_grad(new, gamma, with_gamma=False)
+        return np.where((np.isfinite(E1) & (E1 <= E0))[:, None], new, theta)
+
     @single_threaded
     def autograd_value_and_grad(self, theta: np.ndarray, gamma: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """`value_and_grad` by vmap of autograd of ``energy``, ignoring any closed-form hook (the reference)."""
@@ -139,6 +153,14 @@ class Objective:
         chunk = max(1, HESSIAN_MEMORY_BUDGET // (8 * 6 * m * P))
         th, ga = self._t(theta), self._t(gamma)
         out = []
+        if self._hess_at is not None:  # the variant's closed form on the active coordinates only
+            chunk = max(1, HESSIAN_MEMORY_BUDGET // (8 * 12 * m * m))
+            for i in range(0, B, chunk):
+                o, v = order[i:i + chunk], valid[i:i + chunk]
+                Hb = self._hess_at(th[i:i + chunk], ga[i:i + chunk], torch.from_numpy(o)).numpy()
+                out.append(Hb * (v[:, :, None] & v[:, None, :]))
+            H = np.concatenate(out)
+            return 0.5 * (H + np.swapaxes(H, 1, 2)), order, valid
         if self._hess is not None:  # the variant's closed form: full P×P per point, then the active block
             chunk = max(1, HESSIAN_MEMORY_BUDGET // (8 * 2 * P * P))
             for i in range(0, B, chunk):

@@ -182,6 +182,18 @@ class SplitSignAE:
         return split_sign_hessian(Phi, X, params["w"], params["Mp"], params["Mm"], gamma, lam=self.lam,
                                   beta=self.beta, penalty=self.penalty, eps=self.eps)
 
+    def hessian_at(self, params, Phi, X, gamma, index):  # optional protocol method: `hessian` on `index` only
+        from vaetheory.variants.closed_forms import split_sign_hessian_at
+
+        return split_sign_hessian_at(Phi, X, params["w"], params["Mp"], params["Mm"], gamma, index, lam=self.lam,
+                                     beta=self.beta, penalty=self.penalty, eps=self.eps)
+
+    def canonical(self, params):  # optional protocol method: an equivalent point with no larger energy
+        # M⁺ = max(M, 0), M⁻ = max(−M, 0): the same M (so the same fit) and M⁺ + M⁻ = |M| ≤ the old sum, so the
+        # increasing penalty does not grow. It removes the flat direction (M⁺ + δ, M⁻ + δ) that stalls Newton.
+        M = params["Mp"] - params["Mm"]
+        return {"w": params["w"], "Mp": np.maximum(M, 0.0), "Mm": np.maximum(-M, 0.0)}
+
     def init_random(self, problem, rng, size):
         k, n = problem.kappa, problem.n
         M = rng.standard_normal((size, k, n)) * np.sqrt(_scale(problem))
