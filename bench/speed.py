@@ -41,7 +41,7 @@ if str(ROOT) not in sys.path:
 
 from bench.common import load, machine, merge_section  # noqa: E402
 
-SECTIONS = ("gemm", "eval", "cli", "memory", "startup", "recovery1")
+SECTIONS = ("gemm", "eval", "kernels", "cli", "memory", "startup", "recovery1")
 ENV = os.environ | {"PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
 
 
@@ -92,6 +92,52 @@ def eval_section(rate: float, batch: int = 32) -> dict[str, Any]:
         print(f"eval d={d} kappa={kappa} n={n}: {1e6 / hook:.1f} us/point (autograd {1e6 / auto:.1f}), floor "
               f"{1e6 * floor_s:.1f} us -> {(1 / hook) / floor_s:.1f}x", flush=True)
     return {"rows": rows, "gemm_flops_per_s": rate}
+
+
+def kernels_section(rate: float, batch: int = 32) -> dict[str, Any]:
+    """Where the closed form's time goes: each torch kernel of `collapsed_value_and_grad` timed alone on the same
+    batch (best of 20, one thread), with its flops and its rate against the GEMM rate. Explains the gap to the
+    floor: the floor charges every flop at the GEMM rate, and LAPACK's batched Cholesky and triangular solve on
+    100×100 factors run far below it."""
+    import torch
+
+    from vaetheory.core.threads import torch_threads
+
+    def best(f, reps=20):
+        f()
+        t = float("inf")
+        for _ in range(reps):
+            t0 = time.perf_counter()
+            f()
+            t = min(t, time.perf_counter() - t0)
+        return t
+
+    rows = []
+    with torch_threads(1):
+        for d, kappa, n in ((100, 200, 1), (20, 40, 20)):
+            g = torch.Generator().manual_seed(0)
+            Phi = torch.randn(d, kappa, dtype=torch.float64, generator=g)
+            X = torch.randn(d, n, dtype=torch.float64, generator=g)
+            nu = torch.rand(batch, kappa, dtype=torch.float64, generator=g)
+            eye = torch.eye(d, dtype=torch.float64)
+            S = (Phi * nu[:, None, :]) @ Phi.T + 1e-4 * eye
+            L = torch.linalg.cholesky(S)
+            PX = torch.cat([Phi, X], 1).expand(batch, d, kappa + n)
+            W = torch.linalg.solve_triangular(L, PX, upper=False)
+            kernels = {
+                "S = (Φ diag ν) Φᵀ + γI (GEMM)": (lambda: (Phi * nu[:, None, :]) @ Phi.T + 1e-4 * eye, 2 * d * d * kappa),
+                "Cholesky of S": (lambda: torch.linalg.cholesky(S), d**3 / 3),
+                "L⁻¹[Φ X] (triangular solve)": (lambda: torch.linalg.solve_triangular(L, PX, upper=False),
+                                                d * d * (kappa + n)),
+                "B = WφᵀY, norms": (lambda: ((W[:, :, :kappa].transpose(1, 2) @ W[:, :, kappa:]) ** 2).sum(2)
+                                    + (W[:, :, :kappa] ** 2).sum(1), 2 * d * kappa * n + 2 * d * kappa),
+            }
+            for name, (f, flops) in kernels.items():
+                sec = best(f) / batch
+                rows.append({"d": d, "kappa": kappa, "n": n, "kernel": name, "seconds_per_point": sec,
+                             "flops": flops, "gflops_per_s": flops / sec / 1e9, "of_gemm_rate": flops / sec / rate})
+                print(f"kernel d={d} {name}: {1e6 * sec:.1f} us, {flops / sec / 1e9:.1f} GFLOP/s", flush=True)
+    return {"rows": rows, "batch": batch, "gemm_flops_per_s": rate, "load": load()}
 
 
 def cli_section(timeout: float) -> dict[str, Any]:
@@ -204,6 +250,13 @@ def markdown(data: dict[str, Any]) -> str:
                          f"({r['floor_flops'] / 1e6:.2f} MFLOP) | {r['closed_form_over_floor']:.1f}× | ≤ 2× | "
                          f"{'yes' if r['met'] else 'no'} | {r['load'][0]} |")
         lines.append("")
+    if "kernels" in s:
+        lines += ["| kernel of the closed form (batch 32, per point) | d, κ, n | µs | GFLOP/s | of the GEMM rate |",
+                  "|---|---|---|---|---|"]
+        for r in s["kernels"]["rows"]:
+            lines.append(f"| {r['kernel']} | {r['d']}, {r['kappa']}, {r['n']} | {1e6 * r['seconds_per_point']:.1f} | "
+                         f"{r['gflops_per_s']:.1f} | {r['of_gemm_rate']:.2f} |")
+        lines.append("")
     if "cli" in s:
         lines += ["| `check --restarts 32`, d=20 κ=40 r=5 n=20 | wall s | × vae-full | verdicts | load |",
                   "|---|---|---|---|---|"]
@@ -248,13 +301,15 @@ def main() -> None:
     meta = {"machine": machine(), "when": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())}
     rate = None
     for name in SECTIONS:
-        if name not in only and not (name == "gemm" and "eval" in only):
+        if name not in only and not (name == "gemm" and ("eval" in only or "kernels" in only)):
             continue
         if name == "gemm":
             sec = gemm_rate()
             rate = sec["flops_per_s"]
         elif name == "eval":
             sec = eval_section(rate)
+        elif name == "kernels":
+            sec = kernels_section(rate)
         elif name == "cli":
             sec = cli_section(args.cli_timeout)
         elif name == "memory":

@@ -160,31 +160,35 @@ def _refine(rp: _Problem, z0: list[float], bits: int, first=None):
     """Newton steps in Arb from the float point; returns exact (zero-radius) balls, or a reason string on failure.
     `first`: the evaluation at z0 when the caller already has it. Newton converges quadratically here, so a step
     of relative size s leaves an error of about s²: refinement stops after a step below 2^-(bits/2 - 20) (the
-    Krawczyk test then decides whether the centre is good enough; the next rung of LADDER has more bits)."""
+    Krawczyk test then decides whether the centre is good enough; the next rung of LADDER has more bits). Returns
+    (z, the evaluation at z or None): after a step below that size the point before the step is returned, with the
+    evaluation already made there (the step is ~1e-33 relative, far inside a box of 1e-24), so the box test does
+    not evaluate the centre again."""
     flint = rp.flint
     arb = flint.arb
     z = [arb(v) for v in z0]
     tol = 2.0 ** (-(bits // 2 - 20))
     for k in range(NEWTON_STEPS):
-        g, H, _ = first if (k == 0 and first is not None) else rp.evaluate(z)
+        ev = first if (k == 0 and first is not None) else rp.evaluate(z)
+        g, H, _ = ev
         rhs = flint.arb_mat([[flint.arb(x.mid())] for x in g])
         try:
             delta = _mid_matrix(flint, H).solve(rhs)
         except (ZeroDivisionError, ValueError):
-            return "the restricted Hessian at the refined point is singular to working precision"
+            return "the restricted Hessian at the refined point is singular to working precision", None
         step = 0.0
         new = []
         for a in range(len(z)):
             d = delta[a, 0].mid()
             zi = arb((z[a] - d).mid())
             if rp.nonneg_z[a] and not zi > 0:
-                return "Newton refinement left the face (an active coordinate became ≤ 0)"
+                return "Newton refinement left the face (an active coordinate became ≤ 0)", None
             step = max(step, abs(_float(d)) / max(abs(_float(zi)), 1e-300))
             new.append(zi)
-        z = new
         if step < tol:
-            return z
-    return z  # the Krawczyk test decides whether the refined point is good enough
+            return z, ev
+        z = new
+    return z, None  # the Krawczyk test decides whether the refined point is good enough
 
 
 def _radii(rp: _Problem, z, rho: float, scales: list[float]):
@@ -196,9 +200,9 @@ def _radii(rp: _Problem, z, rho: float, scales: list[float]):
     return out
 
 
-def _prove_box(rp: _Problem, z, rho: float, scales: list[float]) -> dict:
-    """Krawczyk + positive definiteness + inactive gradients on B = z ± ρ·scale. Returns a dict of evidence with
-    ``failed`` (None when everything holds)."""
+def _prove_box(rp: _Problem, z, rho: float, scales: list[float], at_centre=None) -> dict:
+    """Krawczyk + positive definiteness + inactive gradients on B = z ± ρ·scale (`at_centre`: rp.evaluate(z) when
+    the caller has it). Returns a dict of evidence with ``failed`` (None when everything holds)."""
     flint = rp.flint
     arb = flint.arb
     r = _radii(rp, z, rho, scales)
@@ -212,7 +216,7 @@ def _prove_box(rp: _Problem, z, rho: float, scales: list[float]) -> dict:
         out["failed"] = "the box reaches the gamma floor"
         return out
     try:
-        g_c, H_c, _ = rp.evaluate(z)
+        g_c, H_c, _ = at_centre if at_centre is not None else rp.evaluate(z)
         _, J, g_in = rp.evaluate(box)
     except (ZeroDivisionError, ValueError) as exc:
         out["failed"] = f"ball evaluation failed ({type(exc).__name__}: Σ not provably invertible on the box)"
@@ -365,9 +369,9 @@ def _prove_at(objective, hook, theta, gamma, active, role, bits, rho, agree_rtol
             return Proof("not_proved", METHOD, bad_hook, seconds=time.perf_counter() - t0, extra={"final": True},
                          **base)
         try:
-            z = _refine(rp, z0, bits, first=at_point)
+            z, at_centre = _refine(rp, z0, bits, first=at_point)
         except (ZeroDivisionError, ValueError) as exc:
-            z = f"Newton refinement failed ({type(exc).__name__})"
+            z, at_centre = f"Newton refinement failed ({type(exc).__name__})", None
         if isinstance(z, str):
             return Proof("not_proved", METHOD, z, seconds=time.perf_counter() - t0, **base)
         scales = _scales_for(objective, theta, active, role, gamma)
@@ -375,7 +379,7 @@ def _prove_at(objective, hook, theta, gamma, active, role, bits, rho, agree_rtol
         center = tuple(x.mid().str(_digits(bits), radius=False) for x in z)
         base.update(center=center, point_offset=offset, box_radius=rho)
         try:
-            ev = _prove_box(rp, z, rho, scales)
+            ev = _prove_box(rp, z, rho, scales, at_centre)
         except (ZeroDivisionError, ValueError) as exc:
             ev = {"failed": f"ball evaluation failed ({type(exc).__name__})", "min_eig_lower": None,
                   "min_inactive_grad_lower": None}
