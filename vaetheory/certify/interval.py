@@ -273,7 +273,8 @@ def _hook_agrees(rp: _Problem, objective: Objective, theta: np.ndarray, gamma: f
     `at_point` = rp.evaluate there, agree with autograd on the variant's energy; else a reason."""
     th = theta.copy()
     th[rp.inactive] = 0.0
-    E, g, gg = objective.autograd_value_and_grad(th[None], np.array([gamma]))
+    E0, g0, gg0 = objective.reference_value_and_grad(th, gamma)
+    E, g, gg = np.array([E0]), g0[None], np.array([gg0])
     mask = np.zeros((1, objective.size), dtype=bool)
     mask[0, rp.active] = True
     H, order, valid = objective.active_hessian(th[None], np.array([gamma]), mask)

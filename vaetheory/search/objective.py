@@ -128,6 +128,17 @@ class Objective:
         return np.where((np.isfinite(E1) & (E1 <= E0))[:, None], new, theta)
 
     @single_threaded
+    def reference_value_and_grad(self, theta: np.ndarray, gamma: float) -> tuple[float, np.ndarray, float]:
+        """Energy, gradient (P,) and ∂E/∂γ at ONE point by plain reverse-mode autograd of ``energy``: no hook, no
+        torch.func (whose first use imports torch._dynamo, ~1.5 s, in a process that needs nothing else from it)."""
+        th = torch.tensor(np.asarray(theta, dtype=np.float64), requires_grad=True)
+        ga = torch.tensor(float(gamma), dtype=torch.float64, requires_grad=True)
+        with self._evaluating():
+            E = self._energy(th, ga)
+            g_th, g_ga = torch.autograd.grad(E, (th, ga))
+        return float(E.detach()), g_th.numpy(), float(g_ga)
+
+    @single_threaded
     def autograd_value_and_grad(self, theta: np.ndarray, gamma: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """`value_and_grad` by vmap of autograd of ``energy``, ignoring any closed-form hook (the reference)."""
         with self._evaluating():
