@@ -186,14 +186,17 @@ def gamma_scale(objective: Objective, gamma: np.ndarray) -> np.ndarray:
 
 def gamma_derivatives(objective: Objective, theta: np.ndarray, gamma: np.ndarray
                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Energy (B,), ∂E/∂θ (B, P), ∂E/∂γ (B,), the mixed second derivatives ∂²E/∂θ∂γ (B, P) and ∂²E/∂γ² (B,), by
-    one forward-mode derivative in γ of the reverse-mode gradient (batched with vmap; checked against plain
-    autograd and finite differences in tests/test_learned_gamma.py)."""
+    """Energy (B,), ∂E/∂θ (B, P), ∂E/∂γ (B,), the mixed second derivatives ∂²E/∂θ∂γ (B, P) and ∂²E/∂γ² (B,): by
+    reverse mode through the closed-form hook when the variant has one (`Objective.gamma_curvature`), else by one
+    forward-mode derivative in γ of the reverse-mode gradient (batched with vmap); both checked against plain
+    autograd and finite differences in tests/test_learned_gamma.py."""
     import torch
     from torch.func import grad_and_value, jvp, vmap
 
     from vaetheory.core.threads import single_threaded
 
+    if objective.has_closed_form_gradient:
+        return objective.gamma_curvature(theta, gamma)
     fn = getattr(objective, "_vaetheory_gamma_jvp", None)
     if fn is None:
         gv = grad_and_value(objective._energy, argnums=(0, 1))

@@ -128,6 +128,21 @@ class Objective:
         return np.where((np.isfinite(E1) & (E1 <= E0))[:, None], new, theta)
 
     @single_threaded
+    def gamma_curvature(self, theta: np.ndarray, gamma: np.ndarray
+                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """E (B,), ∂E/∂θ (B, P), ∂E/∂γ (B,), ∂²E/∂θ∂γ (B, P) and ∂²E/∂γ² (B,) through the closed-form hook: one
+        reverse pass of Σ_b ∂E_b/∂γ_b in (θ, γ) gives both second derivatives (the points are independent), without
+        torch.func (whose first use imports torch._dynamo)."""
+        th = self._t(theta).requires_grad_(True)
+        ga = self._t(gamma).requires_grad_(True)
+        with self._evaluating(), torch.enable_grad():
+            (g_th, g_ga), E = self._hook_value_and_grad(th, ga, True)
+            h_thga, h_gaga = torch.autograd.grad(g_ga.sum(), (th, ga), allow_unused=True)
+        h_thga = torch.zeros_like(th) if h_thga is None else h_thga
+        h_gaga = torch.zeros_like(ga) if h_gaga is None else h_gaga
+        return tuple(a.detach().numpy() for a in (E, g_th, g_ga, h_thga, h_gaga))
+
+    @single_threaded
     def reference_value_and_grad(self, theta: np.ndarray, gamma: float) -> tuple[float, np.ndarray, float]:
         """Energy, gradient (P,) and ∂E/∂γ at ONE point by plain reverse-mode autograd of ``energy``: no hook, no
         torch.func (whose first use imports torch._dynamo, ~1.5 s, in a process that needs nothing else from it)."""
@@ -192,20 +207,18 @@ class Objective:
 
     @single_threaded
     def hvp(self, theta: np.ndarray, gamma: np.ndarray, V: np.ndarray) -> np.ndarray:
-        """(B, P) Hessian-vector products H(θ_b) v_b, one per point: forward-mode derivative of the variant's
-        closed-form gradient hook when it has one (dual numbers, ``torch.autograd.forward_ad``: the same derivative as
-        ``torch.func.jvp`` without its first-use import of torch._dynamo, ~1.5 s), else of vmapped autograd (no P×P
-        matrix)."""
+        """(B, P) Hessian-vector products H(θ_b) v_b, one per point: for a variant with a closed-form gradient hook,
+        reverse-mode autograd of ⟨g(θ), v⟩ through the hook (H is symmetric, so Jᵀv = Hv); forward mode
+        (``torch.func.jvp`` or dual numbers) gives the same numbers but its first use imports torch._dynamo or
+        torch._refs and sympy, 1.5–2 s of a check. Otherwise vmapped autograd of the energy (no P×P matrix)."""
         th, ga, v = self._t(theta), self._t(gamma), self._t(V)
         try:
             if self._vg_hook is not None:
-                import torch.autograd.forward_ad as fwAD
-
-                with fwAD.dual_level():
-                    (g, _), _ = self._hook_value_and_grad(fwAD.make_dual(th, v), ga, False)
-                    out = fwAD.unpack_dual(g).tangent
-                if out is None:  # the gradient does not depend on θ: a zero Hessian
-                    out = torch.zeros_like(th)
+                with torch.enable_grad():
+                    x = th.requires_grad_(True)
+                    (g, _), _ = self._hook_value_and_grad(x, ga, False)
+                    (out,) = torch.autograd.grad(g, x, grad_outputs=v, allow_unused=True)
+                out = torch.zeros_like(th) if out is None else out.detach()  # None: the gradient ignores θ
             else:
                 out = self._hvps(th, ga, v[:, None, :])[:, 0]
         except torch.linalg.LinAlgError as exc:
