@@ -234,6 +234,12 @@ def recovery1_section(rs: list[int], trials: int, restarts: int = 1) -> dict[str
             "rows": rows}
 
 
+def _md_table(head: list[str], rows: list[list[str]]) -> list[str]:
+    """Markdown lines of one table (and a blank line after it)."""
+    out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    return out + ["| " + " | ".join(r) + " |" for r in rows] + [""]
+
+
 def markdown(data: dict[str, Any]) -> str:
     s = data.get("sections", {})
     lines = ["# Speed (issue 12): `python bench/speed.py`", ""]
@@ -251,20 +257,15 @@ def markdown(data: dict[str, Any]) -> str:
                          f"{'yes' if r['met'] else 'no'} | {r['load'][0]} |")
         lines.append("")
     if "kernels" in s:
-        lines += ["| kernel of the closed form (batch 32, per point) | d, κ, n | µs | GFLOP/s | of the GEMM rate |",
-                  "|---|---|---|---|---|"]
-        for r in s["kernels"]["rows"]:
-            lines.append(f"| {r['kernel']} | {r['d']}, {r['kappa']}, {r['n']} | {1e6 * r['seconds_per_point']:.1f} | "
-                         f"{r['gflops_per_s']:.1f} | {r['of_gemm_rate']:.2f} |")
-        lines.append("")
+        lines += _md_table(["kernel of the closed form (batch 32, per point)", "d, κ, n", "µs", "GFLOP/s",
+                            "of the GEMM rate"],
+                           [[r["kernel"], f"{r['d']}, {r['kappa']}, {r['n']}", f"{1e6 * r['seconds_per_point']:.1f}",
+                             f"{r['gflops_per_s']:.1f}", f"{r['of_gemm_rate']:.2f}"] for r in s["kernels"]["rows"]])
     if "cli" in s:
-        lines += ["| `check --restarts 32`, d=20 κ=40 r=5 n=20 | wall s | × vae-full | verdicts | load |",
-                  "|---|---|---|---|---|"]
-        for r in s["cli"]["rows"]:
-            lines.append(f"| {r['variant']} | {r['wall_seconds']:.1f}{' (timed out)' if r.get('timed_out') else ''} "
-                         f"| {r['over_vae_full']:.1f} | {r.get('summary', r.get('error', ''))} | "
-                         f"{r['load_before'][0]} |")
-        lines.append("")
+        lines += _md_table(["`check --restarts 32`, d=20 κ=40 r=5 n=20", "wall s", "× vae-full", "verdicts", "load"],
+                           [[r["variant"], f"{r['wall_seconds']:.1f}{' (timed out)' if r.get('timed_out') else ''}",
+                             f"{r['over_vae_full']:.1f}", str(r.get("summary", r.get("error", ""))),
+                             str(r["load_before"][0])] for r in s["cli"]["rows"]])
     if "memory" in s:
         lines += ["| peak RSS (child process) | MB | seconds |", "|---|---|---|"]
         for k, v in s["memory"].items():
