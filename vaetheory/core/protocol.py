@@ -23,8 +23,8 @@ Conventions the machinery relies on
 * Optional: ``value_and_grad_batch(params, Phi, X, gamma, with_gamma) -> (E, grads, dE_dgamma)``, closed-form energies
   and gradients for a batch: ``params`` ``{name: (B, *shape)}`` tensors, ``gamma`` (B,); returns E (B,), ``grads``
   ``{name: (B, *shape)}`` and ∂E/∂γ (B,) (None allowed when ``with_gamma`` is False). Used by the search and
-  certificates instead of vmap of autograd, and differentiated once more with ``torch.func.jvp`` for Hessian-vector
-  products; the import checker compares it with autograd of ``energy`` (docs/variants.md).
+  certificates instead of vmap of autograd, and differentiated once more by reverse-mode autograd for
+  Hessian-vector products and the γ curvature; the import checker compares it with autograd of ``energy`` (docs/variants.md).
 * Optional: ``learned_gamma_claim: Claim``, the claim judged when γ is learned (``vaetheory.verdict.claims.claim_for``);
   without it ``claim`` is judged in both γ modes.
 * Optional: ``interval_derivatives(theta, Phi, X, gamma, active, with_gamma) -> (grad, hess)``, the hook that makes
