@@ -70,8 +70,9 @@ GAMMA_CAP_FACTOR = 1e6
 #: γ schedule of the continuation starts: from ANNEAL_HIGH × the data scale down by ANNEAL_FACTOR per stage.
 ANNEAL_HIGH = 1e-1
 ANNEAL_FACTOR = 1e-1
-#: L-BFGS-B iterations per continuation stage before the Newton phase finishes it (measured at d = 100, κ = 200,
-#: r = 30–60, one restart: 10 and 30 recover the same supports, 250 costs 3× more; bench/speed.py).
+#: L-BFGS-B iterations per continuation stage before the Newton phase finishes it (at d = 100, κ = 200, r = 30–60,
+#: one restart, 10 problems per r: 10 and 30 recovered the same supports, 250 took 3× longer; the resulting times
+#: are bench/goldfish.py's).
 ANNEAL_LBFGS = 10
 #: Newton stops a continuation stage at this scaled gradient: the next stage moves the point anyway.
 ANNEAL_NEWTON_TOL = 1e-7
@@ -386,9 +387,7 @@ def projected_newton(objective: Objective, theta: np.ndarray, gamma: np.ndarray,
         # rounding level of E: relative 1e-12, and the data term tr(XᵀΣ_x⁻¹X) carries errors ~ eps‖X‖²/γ at small γ
         slack = 1e-12 * np.maximum(np.abs(E), 1.0) + 1e3 * np.finfo(float).eps * x_sq / ga
         dense_max = NEWTON_DENSE_MAX_CLOSED if objective.has_closed_form_hessian else NEWTON_DENSE_MAX
-        big = free.sum(1) > dense_max
-        if learn:
-            big = np.zeros(len(idx), dtype=bool)
+        big = (free.sum(1) > dense_max) & (not learn)
         if big.any():  # truncated Newton for the points with many free coordinates
             new, taken, radius[idx[big]] = _trust_region_cg_step(
                 objective, th[big], ga[big], E[big], g[big], b[big], held[big], free[big], scaled[big], slack[big],
