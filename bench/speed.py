@@ -40,6 +40,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.common import load, machine, merge_section  # noqa: E402
+from bench.report import _table  # noqa: E402
 
 SECTIONS = ("gemm", "eval", "kernels", "cli", "memory", "startup", "recovery1")
 ENV = os.environ | {"PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
@@ -234,10 +235,9 @@ def recovery1_section(rs: list[int], trials: int, restarts: int = 1) -> dict[str
             "rows": rows}
 
 
-def _md_table(head: list[str], rows: list[list[str]]) -> list[str]:
-    """Markdown lines of one table (and a blank line after it)."""
-    out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    return out + ["| " + " | ".join(r) + " |" for r in rows] + [""]
+def _md(head: list[str], rows: list[list[str]]) -> list[str]:
+    """Lines of one Markdown table (`bench.report._table`) and a blank line after it."""
+    return _table(head, rows).splitlines() + [""]
 
 
 def markdown(data: dict[str, Any]) -> str:
@@ -257,12 +257,12 @@ def markdown(data: dict[str, Any]) -> str:
                          f"{'yes' if r['met'] else 'no'} | {r['load'][0]} |")
         lines.append("")
     if "kernels" in s:
-        lines += _md_table(["kernel of the closed form (batch 32, per point)", "d, κ, n", "µs", "GFLOP/s",
+        lines += _md(["kernel of the closed form (batch 32, per point)", "d, κ, n", "µs", "GFLOP/s",
                             "of the GEMM rate"],
                            [[r["kernel"], f"{r['d']}, {r['kappa']}, {r['n']}", f"{1e6 * r['seconds_per_point']:.1f}",
                              f"{r['gflops_per_s']:.1f}", f"{r['of_gemm_rate']:.2f}"] for r in s["kernels"]["rows"]])
     if "cli" in s:
-        lines += _md_table(["`check --restarts 32`, d=20 κ=40 r=5 n=20", "wall s", "× vae-full", "verdicts", "load"],
+        lines += _md(["`check --restarts 32`, d=20 κ=40 r=5 n=20", "wall s", "× vae-full", "verdicts", "load"],
                            [[r["variant"], f"{r['wall_seconds']:.1f}{' (timed out)' if r.get('timed_out') else ''}",
                              f"{r['over_vae_full']:.1f}", str(r.get("summary", r.get("error", ""))),
                              str(r["load_before"][0])] for r in s["cli"]["rows"]])

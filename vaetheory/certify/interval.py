@@ -273,8 +273,7 @@ def _hook_agrees(rp: _Problem, objective: Objective, theta: np.ndarray, gamma: f
     `at_point` = rp.evaluate there, agree with autograd on the variant's energy; else a reason."""
     th = theta.copy()
     th[rp.inactive] = 0.0
-    E0, g0, gg0 = objective.reference_value_and_grad(th, gamma)
-    E, g, gg = np.array([E0]), g0[None], np.array([gg0])
+    E, g, gg = objective.reference_value_and_grad(th, gamma)
     mask = np.zeros((1, objective.size), dtype=bool)
     mask[0, rp.active] = True
     H, order, valid = objective.active_hessian(th[None], np.array([gamma]), mask)
@@ -289,12 +288,12 @@ def _hook_agrees(rp: _Problem, objective: Objective, theta: np.ndarray, gamma: f
     # reach 1e7 |E|, and two correct evaluations agree there only to ~1e-12 of the gradient itself, which is far
     # above 1e-6 |E|. Active gradients are ≈ 0 at a stationary point, so there the test stays absolute in |E|.
     b = block_scales(objective, th[None])[0]
-    S = max(abs(float(E[0])), 1.0)
-    if (np.abs(hook_full - g[0]) * b > HOOK_RTOL * np.maximum(S, np.abs(g[0]) * b)).any():
+    S = max(abs(E), 1.0)
+    if (np.abs(hook_full - g) * b > HOOK_RTOL * np.maximum(S, np.abs(g) * b)).any():
         return "the variant's interval hook disagrees with autograd on the gradient of its energy"
     if rp.role != "fixed":
         hg = _float(g_r[-1]) if rp.role == "free" else _float(g_in[-1])
-        if abs(hg - float(gg[0])) * gamma > HOOK_RTOL * max(S, abs(float(gg[0])) * gamma):
+        if abs(hg - gg) * gamma > HOOK_RTOL * max(S, abs(gg) * gamma):
             return "the variant's interval hook disagrees with autograd on the gamma derivative of its energy"
     pos = {j: a for a, j in enumerate(rp.active)}
     Hh = np.array([[_float(Hi[pos[i], pos[j]]) for j in idx] for i in idx])

@@ -191,11 +191,9 @@ def _reference_derivatives(variant, objective, theta: np.ndarray, gamma: float) 
         return variant.energy(objective.layout.unpack(th), objective.Phi, objective.X,
                               torch.tensor(gamma, dtype=torch.float64))
 
-    th = torch.tensor(theta, dtype=torch.float64, requires_grad=True)
-    E = energy(th)
-    (g,) = torch.autograd.grad(E, th)
-    H = torch.autograd.functional.hessian(energy, th.detach())
-    return float(E.detach()), g.numpy(), H.numpy()
+    E, g, _ = objective.reference_value_and_grad(theta, gamma)
+    H = torch.autograd.functional.hessian(energy, torch.tensor(theta, dtype=torch.float64))
+    return E, g, H.numpy()
 
 
 def _batched_problems(variant, problem: Problem, theta: np.ndarray) -> list[str]:

@@ -191,13 +191,13 @@ def gamma_derivatives(objective: Objective, theta: np.ndarray, gamma: np.ndarray
     reverse mode through the closed-form hook when the variant has one (`Objective.gamma_curvature`), else by one
     forward-mode derivative in γ of the reverse-mode gradient (batched with vmap); both checked against plain
     autograd and finite differences in tests/test_learned_gamma.py."""
+    if objective.has_closed_form_gradient:
+        return objective.gamma_curvature(theta, gamma)
     import torch
     from torch.func import grad_and_value, jvp, vmap
 
     from vaetheory.core.threads import single_threaded
 
-    if objective.has_closed_form_gradient:
-        return objective.gamma_curvature(theta, gamma)
     fn = getattr(objective, "_vaetheory_gamma_jvp", None)
     if fn is None:
         gv = grad_and_value(objective._energy, argnums=(0, 1))

@@ -82,7 +82,8 @@ class Objective:
 
     @property
     def has_closed_form_hessian(self) -> bool:
-        """Whether `active_hessian` uses the variant's ``hessian`` hook (else Hessian-vector products)."""
+        """Whether `active_hessian` uses the variant's ``hessian_at`` or ``hessian`` hook (else Hessian-vector
+        products)."""
         return self._hess is not None or self._hess_at is not None
 
     def _hook_value_and_grad(self, theta: torch.Tensor, gamma: torch.Tensor, with_gamma: bool):
