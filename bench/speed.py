@@ -132,6 +132,12 @@ def kernels_section(rate: float, batch: int = 32) -> dict[str, Any]:
                                                 d * d * (kappa + n)),
                 "B = WφᵀY, norms": (lambda: ((W[:, :, :kappa].transpose(1, 2) @ W[:, :, kappa:]) ** 2).sum(2)
                                     + (W[:, :, :kappa] ** 2).sum(1), 2 * d * kappa * n + 2 * d * kappa),
+                # alternatives to the triangular solve, not used: same W, the flops they actually do
+                "alt.: L⁻¹ by a solve against I, then a GEMM": (
+                    lambda: torch.linalg.solve_triangular(L, eye.expand(batch, d, d), upper=False) @ PX,
+                    d**3 + 2 * d * d * (kappa + n)),
+                "alt.: L⁻¹ by inv_ex, then a GEMM": (lambda: torch.linalg.inv_ex(L)[0] @ PX,
+                                                     d**3 + 2 * d * d * (kappa + n)),
             }
             for name, (f, flops) in kernels.items():
                 sec = best(f) / batch
