@@ -189,6 +189,6 @@ def test_log_gamma_is_bounded_above_in_the_lbfgsb_stage(monkeypatch):
     joint = [(x0, b) for x0, b in seen if len(x0) == 3 * P + 3]  # the stage over (θ, log γ); anneal starts come first
     assert joint
     x0, bounds = joint[0]
-    assert [b[1] for b in bounds[3 * P:]] == pytest.approx([cap] * 3)
+    assert list(bounds.ub[3 * P:]) == pytest.approx([cap] * 3)  # a scipy.optimize.Bounds
     assert np.all(x0[3 * P:] <= cap + 1e-12)
     assert all(p.verdict == "optimal" for p in res.points), res.summary

@@ -339,6 +339,7 @@ def render_png(data: dict, problem: Problem, variant: Variant, cache: dict | Non
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import NullLocator
 
     cache = {} if cache is None else cache
     objective, bad, opt, gamma = _end_points(data, problem, variant, cache)
@@ -375,6 +376,7 @@ def render_png(data: dict, problem: Problem, variant: Variant, cache: dict | Non
         ax.vlines(x + off, floor, np.maximum(scales[row], floor), colors=color, linewidth=min(3.2, 150.0 / k),
                   label=label)  # ~0.4 of a column's width on this panel
     ax.set_yscale("log")
+    ax.yaxis.set_minor_locator(NullLocator())  # ~80 unlabelled minor ticks over ten decades: a third of the draw
     top = float(np.nanmax(scales)) * 8
     ax.plot(bad_support, np.full(len(bad_support), top), "v", color="tab:red", ms=6, label="bad support")
     ax.plot(opt_support, np.full(len(opt_support), top * 6), "o", color="tab:blue", ms=5, label="optimal support")

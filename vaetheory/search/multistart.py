@@ -25,7 +25,7 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import minimize
+from scipy.optimize import Bounds, minimize
 
 from vaetheory.core.threads import blas_single_threaded, torch_threads
 from vaetheory.search.objective import Objective
@@ -51,6 +51,8 @@ NEWTON_DENSE_MAX = 150
 #: evaluation per point, and its m³/3 Cholesky (m = 400: 21 MFLOP) beats a few hundred Hessian-vector products.
 NEWTON_DENSE_MAX_CLOSED = 400
 NEWTON_CG_MAX = 250
+# dense Newton steps are batched over points whose free counts are within this factor (`projected_newton`)
+NEWTON_GROUP_RATIO = 1.5
 NEWTON_RADIUS0 = 1.0
 NEWTON_RADIUS_MAX = 1e3
 NEWTON_RADIUS_MIN = 1e-14
@@ -63,6 +65,7 @@ NEWTON_STALL_TOL = 1e-8
 NEWTON_STALL_ITERS = 3
 #: L-BFGS-B iterations between checks whether the Newton phase can take over.
 LBFGS_STAGE = 250
+LBFGS_LEAVE = 200
 #: A point whose γ is at most floor × (1 + GAMMA_AT_FLOOR_RTOL) sits at the floor (the box constraint is active).
 GAMMA_AT_FLOOR_RTOL = 1e-9
 #: With γ learned, γ ≤ this × max(‖X‖²_F / n, floor) in the L-BFGS-B stage (a larger starting γ is lowered to it).
@@ -95,7 +98,8 @@ class SearchResult:
     """End points of a multi-start search (like scipy's OptimizeResult, batched).
 
     theta (R, P) and gamma (R,) are the end points; energy (R,) their energies; nit the L-BFGS-B iterations of
-    the joint run; message its stop reason; gamma_mode "fixed" or "learned".
+    the staged runs (summed over stages; rows leave the joint run between stages); message the last stage's stop
+    reason; gamma_mode "fixed" or "learned".
     """
 
     theta: np.ndarray
@@ -342,8 +346,6 @@ def projected_newton(objective: Objective, theta: np.ndarray, gamma: np.ndarray,
     from `gamma_derivatives`), scaled by γ, and γ moves by at most a factor 10 per step. Returns (θ, γ, iterations)
     in that case.
     """
-    import torch
-
     learn = gamma_floor is not None
     nonneg_all = objective.layout.nonneg[None, :]
     theta = np.array(theta, dtype=np.float64)
@@ -384,111 +386,128 @@ def projected_newton(objective: Objective, theta: np.ndarray, gamma: np.ndarray,
             break
         keep = ~conv
         idx, th, ga, E, g, b, held, free, scaled = (a[keep] for a in (idx, th, ga, E, g, b, held, free, scaled))
+        extra = (gg[keep], h_tg[keep], h_gg[keep], g_free[keep]) if learn else None
         # rounding level of E: relative 1e-12, and the data term tr(XᵀΣ_x⁻¹X) carries errors ~ eps‖X‖²/γ at small γ
         slack = 1e-12 * np.maximum(np.abs(E), 1.0) + 1e3 * np.finfo(float).eps * x_sq / ga
         dense_max = NEWTON_DENSE_MAX_CLOSED if objective.has_closed_form_hessian else NEWTON_DENSE_MAX
-        big = (free.sum(1) > dense_max) & (not learn)
+        counts = free.sum(1)
+        big = (counts > dense_max) & (not learn)
         if big.any():  # truncated Newton for the points with many free coordinates
             new, taken, radius[idx[big]] = _trust_region_cg_step(
                 objective, th[big], ga[big], E[big], g[big], b[big], held[big], free[big], scaled[big], slack[big],
                 radius[idx[big]])
             theta[idx[big]] = new
             done[idx[big][~taken & (radius[idx[big]] < NEWTON_RADIUS_MIN)]] = True
-            small = ~big
-            if learn:
-                gg, h_tg, h_gg, g_free = gg[small], h_tg[small], h_gg[small], g_free[small]
-            idx, th, ga, E, g, b, held, free, scaled, slack = (
-                a[small] for a in (idx, th, ga, E, g, b, held, free, scaled, slack))
-            if not len(idx):
-                continue
-            keep = np.ones(len(idx), dtype=bool)
-        H, order, valid = objective.active_hessian(th, ga, free)
-        s = np.take_along_axis(b, order, axis=1)  # per-coordinate scales for the step
-        gF = np.take_along_axis(g, order, axis=1) * valid
-        if learn:  # append the γ row and column
-            gg, h_tg, h_gg, g_free = gg[keep], h_tg[keep], h_gg[keep], g_free[keep]
-            cross = np.take_along_axis(h_tg, order, axis=1) * valid * g_free[:, None]
-            m = H.shape[1]
-            Ha = np.zeros((len(H), m + 1, m + 1))
-            Ha[:, :m, :m] = H
-            Ha[:, :m, m] = Ha[:, m, :m] = cross
-            Ha[:, m, m] = np.where(g_free, h_gg, 0.0)
-            H, valid = Ha, np.concatenate([valid, g_free[:, None]], axis=1)
-            s = np.concatenate([s, ga[:, None]], axis=1)
-            gF = np.concatenate([gF, np.where(g_free, gg, 0.0)[:, None]], axis=1)
-        Hs = s[:, :, None] * H * s[:, None, :]
-        gs = gF * s
-        h_scale = np.maximum(np.abs(Hs).max(axis=(1, 2)), 1e-300)
-        eye = np.eye(H.shape[1])[None]
-        pad = eye * (~valid)[:, None, :]  # unit diagonal on padding slots
-        base = np.where(held, 0.0, th)
-        pending = np.ones(len(idx), dtype=bool)
-        use_eig = np.zeros(len(idx), dtype=bool)  # H + μI indefinite at the point's damping: saddle-free step
-        lam_all = V_all = None
-        for _ in range(NEWTON_TRIES):  # damping increases, vectorised over the pending points
-            rows = np.flatnonzero(pending & (mu[idx] <= NEWTON_MU_MAX))
-            if not len(rows):
-                break
-            damp = mu[idx[rows]] * h_scale[rows]
-            p = np.zeros((len(rows), gs.shape[1]))
-            chol = rows[~use_eig[rows]]
-            if len(chol):
-                A = Hs[chol] + (mu[idx[chol]] * h_scale[chol])[:, None, None] * eye * valid[chol][:, None, :] + pad[chol]
-                with torch_threads(1):
-                    Lc, info = torch.linalg.cholesky_ex(torch.from_numpy(A))
-                    pc = torch.cholesky_solve(-torch.from_numpy(gs[chol])[..., None], Lc)[..., 0].numpy()
-                ok = info.numpy() == 0
-                use_eig[chol[~ok]] = True
-                p[~use_eig[rows]] = pc[ok]
-            eig = np.flatnonzero(use_eig[rows])
-            if len(eig):
-                if lam_all is None:
-                    lam_all, V_all = np.zeros(gs.shape), np.zeros(Hs.shape)
-                    lam_all[:] = np.nan
-                need = rows[eig][np.isnan(lam_all[rows[eig], 0])]
-                if len(need):
-                    lam_all[need], V_all[need] = np.linalg.eigh(Hs[need] + pad[need])
-                r_e = rows[eig]
-                coef = (np.swapaxes(V_all[r_e], 1, 2) @ gs[r_e][..., None])[..., 0]
-                p[eig] = -(V_all[r_e] @ (coef / (np.abs(lam_all[r_e]) + damp[eig][:, None]))[..., None])[..., 0]
-            H_model = np.where(use_eig[rows][:, None, None], 0.0, Hs[rows])  # saddle-free steps: linear model
-            dF = p * valid[rows] * s[rows]
-            pred = -(np.einsum("bi,bi->b", gs[rows], p) + 0.5 * np.einsum("bi,bij,bj->b", p, H_model, p))
-            step = np.zeros((len(rows), th.shape[1]))
-            np.put_along_axis(step, order[rows], dF[:, :order.shape[1]], axis=1)
-            trial = base[rows] + step
-            trial = np.where(nonneg_all, np.maximum(trial, 0.0), trial)
-            trial = np.where(np.isfinite(trial), trial, th[rows])
-            trial_gamma = ga[rows]
-            if learn:
-                trial_gamma = np.clip(ga[rows] + dF[:, -1], np.maximum(gamma_floor, ga[rows] / 10), 10 * ga[rows])
-                trial_gamma = np.where(np.isfinite(trial_gamma), trial_gamma, ga[rows])
-            try:
-                Et, gt, ggt = objective.value_and_grad(trial, trial_gamma, with_gamma=learn)
-            except FloatingPointError:  # e.g. Σ_x not positive definite at a trial point: treat as no decrease
-                Et, gt, ggt = np.full(len(rows), np.inf), np.zeros_like(trial), np.zeros(len(rows))
-            # Near a minimum the energy decrease of a Newton step falls below the rounding of E (|E| ~ 1e3 at small
-            # γ): there a step is also accepted when E stays within rounding and the scaled gradient halves.
-            meas = np.where(free[rows], np.abs(gt) * b[rows], 0.0).max(1)
-            if learn:
-                meas = np.maximum(meas, np.where(g_free[rows], np.abs(ggt) * gamma_scale(objective, trial_gamma),
-                                                 0.0))
-            meas = meas / np.maximum(np.abs(Et), 1.0)
-            finite = np.isfinite(Et)
-            flat = finite & (Et <= E[rows] + slack[rows]) & (meas < 0.5 * scaled[rows])
-            take = finite & ((Et < E[rows]) | flat)
-            good_model = take & ((E[rows] - Et) >= 0.25 * pred)
-            theta[idx[rows[take]]] = trial[take]
-            if learn:
-                gamma[idx[rows[take]]] = trial_gamma[take]
-            mu[idx[rows]] = np.where(take, np.where(good_model, np.maximum(mu[idx[rows]] / 10, NEWTON_MU_MIN),
-                                                    mu[idx[rows]]), mu[idx[rows]] * 10)
-            pending[rows[take]] = False
-            if not pending.any():
-                break
-        # no decrease for any damping tried: as stationary as this method can make it
-        done[idx[pending]] = True
+        # The dense step pads every point's Hessian to the batch's largest free count m and costs O(m³) per point:
+        # points are taken in groups of similar m (free counts within a factor NEWTON_GROUP_RATIO), so a point with
+        # 150 free coordinates does not pay for one with 450.
+        group = np.floor(np.log(np.maximum(counts, 1)) / np.log(NEWTON_GROUP_RATIO)).astype(int)
+        for key in np.unique(group[~big]):  # a handful of groups, not one iteration per point
+            sel = np.flatnonzero(~big & (group == key))
+            _damped_newton_step(objective, theta, gamma, mu, done, idx[sel], th[sel], ga[sel], E[sel], g[sel],
+                                b[sel], held[sel], free[sel], scaled[sel], slack[sel],
+                                None if extra is None else tuple(x[sel] for x in extra), gamma_floor)
     return (theta, gamma, it) if learn else (theta, it)
+
+
+def _damped_newton_step(objective: Objective, theta: np.ndarray, gamma: np.ndarray, mu: np.ndarray, done: np.ndarray,
+                        idx: np.ndarray, th: np.ndarray, ga: np.ndarray, E: np.ndarray, g: np.ndarray, b: np.ndarray,
+                        held: np.ndarray, free: np.ndarray, scaled: np.ndarray, slack: np.ndarray,
+                        extra: tuple[np.ndarray, ...] | None, gamma_floor: float | None) -> None:
+    """One damped Newton iteration of `projected_newton` for the points `idx` (their current values th, ga, E, g,
+    block scales b, held/free masks, scaled gradients and rounding slacks): a dense factorisation of the damped
+    free Hessian per point, the damping raised until E decreases. Updates theta, gamma, mu and done in place.
+    extra: with γ learned, (∂E/∂γ, ∂²E/∂θ∂γ, ∂²E/∂γ², γ free) for these points."""
+    import torch
+
+    learn = extra is not None
+    nonneg_all = objective.layout.nonneg[None, :]
+    H, order, valid = objective.active_hessian(th, ga, free)
+    s = np.take_along_axis(b, order, axis=1)  # per-coordinate scales for the step
+    gF = np.take_along_axis(g, order, axis=1) * valid
+    if learn:  # append the γ row and column
+        gg, h_tg, h_gg, g_free = extra
+        cross = np.take_along_axis(h_tg, order, axis=1) * valid * g_free[:, None]
+        m = H.shape[1]
+        Ha = np.zeros((len(H), m + 1, m + 1))
+        Ha[:, :m, :m] = H
+        Ha[:, :m, m] = Ha[:, m, :m] = cross
+        Ha[:, m, m] = np.where(g_free, h_gg, 0.0)
+        H, valid = Ha, np.concatenate([valid, g_free[:, None]], axis=1)
+        s = np.concatenate([s, ga[:, None]], axis=1)
+        gF = np.concatenate([gF, np.where(g_free, gg, 0.0)[:, None]], axis=1)
+    Hs = s[:, :, None] * H * s[:, None, :]
+    gs = gF * s
+    h_scale = np.maximum(np.abs(Hs).max(axis=(1, 2)), 1e-300)
+    eye = np.eye(H.shape[1])[None]
+    pad = eye * (~valid)[:, None, :]  # unit diagonal on padding slots
+    base = np.where(held, 0.0, th)
+    pending = np.ones(len(idx), dtype=bool)
+    use_eig = np.zeros(len(idx), dtype=bool)  # H + μI indefinite at the point's damping: saddle-free step
+    lam_all = V_all = None
+    for _ in range(NEWTON_TRIES):  # damping increases, vectorised over the pending points
+        rows = np.flatnonzero(pending & (mu[idx] <= NEWTON_MU_MAX))
+        if not len(rows):
+            break
+        damp = mu[idx[rows]] * h_scale[rows]
+        p = np.zeros((len(rows), gs.shape[1]))
+        chol = rows[~use_eig[rows]]
+        if len(chol):
+            A = Hs[chol] + (mu[idx[chol]] * h_scale[chol])[:, None, None] * eye * valid[chol][:, None, :] + pad[chol]
+            with torch_threads(1):
+                Lc, info = torch.linalg.cholesky_ex(torch.from_numpy(A))
+                pc = torch.cholesky_solve(-torch.from_numpy(gs[chol])[..., None], Lc)[..., 0].numpy()
+            ok = info.numpy() == 0
+            use_eig[chol[~ok]] = True
+            p[~use_eig[rows]] = pc[ok]
+        eig = np.flatnonzero(use_eig[rows])
+        if len(eig):
+            if lam_all is None:
+                lam_all, V_all = np.zeros(gs.shape), np.zeros(Hs.shape)
+                lam_all[:] = np.nan
+            need = rows[eig][np.isnan(lam_all[rows[eig], 0])]
+            if len(need):
+                lam_all[need], V_all[need] = np.linalg.eigh(Hs[need] + pad[need])
+            r_e = rows[eig]
+            coef = (np.swapaxes(V_all[r_e], 1, 2) @ gs[r_e][..., None])[..., 0]
+            p[eig] = -(V_all[r_e] @ (coef / (np.abs(lam_all[r_e]) + damp[eig][:, None]))[..., None])[..., 0]
+        H_model = np.where(use_eig[rows][:, None, None], 0.0, Hs[rows])  # saddle-free steps: linear model
+        dF = p * valid[rows] * s[rows]
+        pred = -(np.einsum("bi,bi->b", gs[rows], p) + 0.5 * np.einsum("bi,bij,bj->b", p, H_model, p))
+        step = np.zeros((len(rows), th.shape[1]))
+        np.put_along_axis(step, order[rows], dF[:, :order.shape[1]], axis=1)
+        trial = base[rows] + step
+        trial = np.where(nonneg_all, np.maximum(trial, 0.0), trial)
+        trial = np.where(np.isfinite(trial), trial, th[rows])
+        trial_gamma = ga[rows]
+        if learn:
+            trial_gamma = np.clip(ga[rows] + dF[:, -1], np.maximum(gamma_floor, ga[rows] / 10), 10 * ga[rows])
+            trial_gamma = np.where(np.isfinite(trial_gamma), trial_gamma, ga[rows])
+        try:
+            Et, gt, ggt = objective.value_and_grad(trial, trial_gamma, with_gamma=learn)
+        except FloatingPointError:  # e.g. Σ_x not positive definite at a trial point: treat as no decrease
+            Et, gt, ggt = np.full(len(rows), np.inf), np.zeros_like(trial), np.zeros(len(rows))
+        # Near a minimum the energy decrease of a Newton step falls below the rounding of E (|E| ~ 1e3 at small
+        # γ): there a step is also accepted when E stays within rounding and the scaled gradient halves.
+        meas = np.where(free[rows], np.abs(gt) * b[rows], 0.0).max(1)
+        if learn:
+            meas = np.maximum(meas, np.where(g_free[rows], np.abs(ggt) * gamma_scale(objective, trial_gamma),
+                                             0.0))
+        meas = meas / np.maximum(np.abs(Et), 1.0)
+        finite = np.isfinite(Et)
+        flat = finite & (Et <= E[rows] + slack[rows]) & (meas < 0.5 * scaled[rows])
+        take = finite & ((Et < E[rows]) | flat)
+        good_model = take & ((E[rows] - Et) >= 0.25 * pred)
+        theta[idx[rows[take]]] = trial[take]
+        if learn:
+            gamma[idx[rows[take]]] = trial_gamma[take]
+        mu[idx[rows]] = np.where(take, np.where(good_model, np.maximum(mu[idx[rows]] / 10, NEWTON_MU_MIN),
+                                                mu[idx[rows]]), mu[idx[rows]] * 10)
+        pending[rows[take]] = False
+        if not pending.any():
+            break
+    # no decrease for any damping tried: as stationary as this method can make it
+    done[idx[pending]] = True
 
 
 def _anneal(objective: Objective, theta: np.ndarray, gamma_end: np.ndarray, *, pgtol: float,
@@ -531,50 +550,65 @@ def minimise(objective: Objective, starts: Starts, gamma: float | np.ndarray, *,
     if anneal.any():
         theta0 = theta0.copy()
         theta0[anneal] = _anneal(objective, theta0[anneal], gamma0[anneal], pgtol=pgtol, newton_steps=newton_steps)
-    bounds_theta = [(0.0, None) if f else (None, None) for f in nonneg] * R
+    lower = np.where(nonneg, 0.0, -np.inf)
+    gamma_cap = np.inf
     if learn_gamma:
         # An upper bound keeps L-BFGS-B's trial steps in log γ finite (exp overflowed to γ = inf on one problem).
         # It never binds at a minimum of the collapsed energies: for γ > ‖X‖²_F / n, ∂E/∂γ ≥ λ_max(Σ⁻¹)(n − ‖X‖²/γ) > 0.
         gamma_cap = GAMMA_CAP_FACTOR * max(float(np.sum(objective.problem.X ** 2)) / objective.problem.n, floor)
         gamma0 = np.minimum(gamma0, gamma_cap)
-        x0 = np.concatenate([theta0.ravel(), np.log(gamma0)])
-        bounds = bounds_theta + [(np.log(floor), np.log(gamma_cap))] * R
-    else:
-        x0, bounds = theta0.ravel().copy(), bounds_theta
+    theta, gam = theta0.copy(), gamma0.copy()
 
-    def split(x):
-        th = x[:R * P].reshape(R, P)
-        ga = np.exp(x[R * P:]) if learn_gamma else gamma0
-        return th, ga
+    def stage_run(live: np.ndarray, iters: int):
+        """One L-BFGS-B run, jointly over the rows `live` (sum of their energies; the rows do not interact)."""
+        r = len(live)
 
-    def fun(x):
-        th, ga = split(x)
-        try:
-            E, g, gg = objective.value_and_grad(th, ga, with_gamma=learn_gamma)
-        except FloatingPointError:  # a trial step left the domain (Σ not positive definite): reject it
-            return np.inf, np.zeros_like(x)
-        if not np.all(np.isfinite(E)):
-            return np.inf, np.zeros_like(x)
-        grad = g.ravel() if not learn_gamma else np.concatenate([g.ravel(), gg * ga])
-        return float(E.sum()), grad
+        def split(x):
+            th = x[:r * P].reshape(r, P)
+            return th, (np.exp(x[r * P:]) if learn_gamma else gam[live])
 
-    # L-BFGS-B in stages; as soon as every point has few enough free coordinates, Newton takes over. Points that
-    # come out of a continuation sit next to a minimum at this γ already: a short first stage does for them.
-    stage = ANNEAL_LBFGS if anneal.all() else LBFGS_STAGE
-    x, nit, message = x0, 0, ""
-    while nit < maxiter:
-        res = minimize(fun, x, jac=True, method="L-BFGS-B", bounds=bounds,
-                       options={"maxiter": min(stage, maxiter - nit), "maxfun": 2 * stage,
-                                "ftol": 0.0, "gtol": pgtol, "maxcor": 10})
-        x, nit, message = res.x, nit + max(int(res.nit), 1), str(res.message)
-        stage = LBFGS_STAGE
-        if not np.all(np.isfinite(x)):
-            raise FloatingPointError("the search produced non-finite parameters")
-        theta, gam = split(x)
+        def fun(x):
+            th, ga = split(x)
+            try:
+                E, g, gg = objective.value_and_grad(th, ga, with_gamma=learn_gamma)
+            except FloatingPointError:  # a trial step left the domain (Σ not positive definite): reject it
+                return np.inf, np.zeros_like(x)
+            if not np.all(np.isfinite(E)):
+                return np.inf, np.zeros_like(x)
+            grad = g.ravel() if not learn_gamma else np.concatenate([g.ravel(), gg * ga])
+            return float(E.sum()), grad
+
+        lb, ub = np.tile(lower, r), np.full(r * P, np.inf)
+        x0 = theta[live].ravel()
         if learn_gamma:
-            gam = np.maximum(gam, floor)  # exp(log floor) may round below the floor
-        if res.success or free_counts(objective, theta, gam).max() <= NEWTON_MAX_ACTIVE:
+            x0 = np.concatenate([x0, np.log(gam[live])])
+            lb = np.concatenate([lb, np.full(r, np.log(floor))])
+            ub = np.concatenate([ub, np.full(r, np.log(gamma_cap))])
+        res = minimize(fun, x0, jac=True, method="L-BFGS-B", bounds=Bounds(lb, ub),
+                       options={"maxiter": iters, "maxfun": 2 * iters, "ftol": 0.0, "gtol": pgtol, "maxcor": 10})
+        if not np.all(np.isfinite(res.x)):
+            raise FloatingPointError("the search produced non-finite parameters")
+        th, ga = split(res.x)
+        return th, ga, res
+
+    # L-BFGS-B in stages. After each stage a row whose free coordinates are few enough for the Newton phase leaves
+    # the joint run, so rows that are nearly done stop paying for the slow ones (each stage's run is over the rows
+    # still in it: L-BFGS-B's cost per iteration grows with the number of variables). Points that come out of a
+    # continuation sit next to a minimum at this γ already: a short first stage does for them.
+    stage = ANNEAL_LBFGS if anneal.all() else LBFGS_STAGE
+    live = np.arange(R)
+    nit, message = 0, ""
+    while nit < maxiter and len(live):
+        th, ga, res = stage_run(live, min(stage, maxiter - nit))
+        nit, message = nit + max(int(res.nit), 1), str(res.message)
+        stage = LBFGS_STAGE
+        theta[live] = th
+        if learn_gamma:
+            gam[live] = np.maximum(ga, floor)  # exp(log floor) may round below the floor
+        free = free_counts(objective, theta[live], gam[live])
+        if res.success or free.max() <= NEWTON_MAX_ACTIVE:
             break
+        live = live[free > LBFGS_LEAVE]
     newton_iters = 0
     theta = objective.canonical(theta, gam)
     if newton_steps and free_counts(objective, theta, gam).max() <= NEWTON_MAX_ACTIVE:

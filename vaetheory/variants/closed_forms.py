@@ -129,8 +129,14 @@ def split_sign_hessian(Phi: Tensor, X: Tensor, w: Tensor, Mp: Tensor, Mm: Tensor
 def split_sign_hessian_at(Phi: Tensor, X: Tensor, w: Tensor, Mp: Tensor, Mm: Tensor, gamma: Tensor, index: Tensor, *,
                           lam: float, beta: float, penalty: str, eps: float) -> Tensor:
     """`split_sign_hessian` restricted to the flat coordinates `index` (m,), ONE point, without forming the P×P
-    matrix: each entry from its (block, row j, sample l) by the same formulas, O(m²) work instead of O(P²).
-    Composable with vmap over (point, index) (the Newton phase batches it)."""
+    matrix: O(m²(n + κ)) work instead of O(P²). Composable with vmap over (point, index) (the Newton phase
+    batches it).
+
+    Each coordinate a (a row j_a of w, or an entry (j_a, l_a) of M± with sign s_a = ±1) moves the reconstruction
+    Φ W M along Φ_{:, j_a} ⊗ u_a, with u_a = M_{j_a, :} for w and s_a w_{j_a} e_{l_a} for M±. So the Gauss–Newton
+    part of the fit's Hessian is (2/γ) G_{j_a j_b} ⟨u_a, u_b⟩: a gather of G times a rank-n Gram matrix. The rest
+    lives on pairs in the same latent row: −(2/γ) s_b Q_{j, l_b} between w_j and M±_{j, l_b}, 2β between w_j and
+    itself, and the penalty's curvature ρ'' between M±_{j,l} and M±_{j,l}."""
     kappa, n = Mp.shape
     M = Mp - Mm
     G = Phi.T @ Phi
@@ -145,16 +151,15 @@ def split_sign_hessian_at(Phi: Tensor, X: Tensor, w: Tensor, Mp: Tensor, Mm: Ten
     is_w = index < kappa
     r = torch.where(is_w, torch.zeros_like(index), (index - kappa) % (kappa * n))
     j = torch.where(is_w, index, r // n)  # latent row of each coordinate
-    sample = r % n
-    sign = torch.where(is_w, torch.zeros_like(index), torch.where(index < kappa + kappa * n, 1, -1)).to(Phi.dtype)
-    ja, jb = j[:, None], j[None, :]
-    la, lb = sample[:, None], sample[None, :]
-    same_j = (ja == jb).to(Phi.dtype)
-    Gab = G[ja, jb]
-    ww = c * Gab * (M @ M.T)[ja, jb] + 2 * beta * same_j
-    # ∂²/∂w_a ∂M±_b = ±c (G_ab w_b M_{a,l_b} − δ_ab Q_{a,l_b})
-    wm = sign[None, :] * c * (Gab * w[jb] * M[ja, lb] - same_j * Q[ja, lb])
-    same_l = (la == lb).to(Phi.dtype)
-    mm = (sign[:, None] * sign[None, :] * c * w[ja] * Gab * w[jb] + same_j * D[ja, la]) * same_l
-    wa, wb = is_w[:, None], is_w[None, :]
-    return torch.where(wa & wb, ww, torch.where(wa & ~wb, wm, torch.where(~wa & wb, wm.T, mm)))
+    e = is_w.to(Phi.dtype)  # 1 on w coordinates
+    sign = (1 - e) * torch.where(index < kappa + kappa * n, 1.0, -1.0).to(Phi.dtype)  # ±1 on M±, 0 on w
+    onehot_l = torch.nn.functional.one_hot(r % n, n).to(Phi.dtype)  # (m, n)
+    S = sign[:, None] * onehot_l  # s_a e_{l_a} on M± coordinates, 0 on w
+    U = e[:, None] * M[j] + w[j][:, None] * S  # u_a (module docstring), (m, n)
+    same_j = (j[:, None] == j[None, :]).to(Phi.dtype)
+    T = e[:, None] * Q[j]  # Q_{j_a, :} on w coordinates
+    cross = T @ S.T  # (w_a, M±_b): s_b Q_{j_a, l_b}
+    # the penalty's curvature sits on pairs (M±_{j,l}, M±_{j,l}) whatever the signs: |s_a s_b| δ_{l_a l_b}
+    pen = (S.abs() * D[j]) @ S.abs().T
+    return (c * G[j][:, j] * (U @ U.T)
+            + same_j * (2 * beta * e[:, None] * e[None, :] - c * (cross + cross.T) + pen))
