@@ -112,3 +112,33 @@ def test_findings_lines_are_appended_once(tmp_path):
     append_finding("second", tmp_path)
     path = append_finding("first", tmp_path)
     assert path.read_text().count("- first") == 1 and "- second" in path.read_text()
+
+
+def _figure_inputs(result, count):
+    from vaetheory.report.counterexample import distinct_bad_points, energy_profiles, point_report
+
+    datas = []
+    for members in distinct_bad_points(result)[:count]:
+        d = point_report(result, members[0])
+        datas.append(d | {"profile": energy_profiles(d, result.problem, result.variant, {})})
+    return datas
+
+
+@pytest.mark.parametrize("broken", [False, True])
+def test_a_figure_reused_across_reports_draws_each_as_a_fresh_one(diag_result, monkeypatch, broken):
+    """write_check_reports builds the figure once and swaps each report's data in: every PNG is byte-identical to
+    the one a fresh figure draws. The mutation (broken: the previous report's artists are left in place) shows the
+    comparison can fail."""
+    from vaetheory.report import figure
+    from vaetheory.report.counterexample import render_png
+
+    datas = _figure_inputs(diag_result, 2)
+    if len(datas) < 2:  # two bad supports: a second, different report on the same problem
+        datas.append(datas[0] | {"verdict": datas[0]["verdict"] | {"support": datas[0]["verdict"]["support"][:1]}})
+    if broken:
+        monkeypatch.setattr(figure.ReportFigure, "_keep", lambda self, *artists: None)
+    shared = {}
+    seq = [render_png(d, diag_result.problem, diag_result.variant, shared) for d in datas]
+    fresh = [render_png(d, diag_result.problem, diag_result.variant, {}) for d in datas]
+    assert seq[0] == fresh[0] and seq[0] != seq[1]
+    assert (seq[1] == fresh[1]) is not broken

@@ -329,120 +329,28 @@ def gamma_profile(objective: Objective, theta: np.ndarray, gamma: float, span: f
 
 
 def render_png(data: dict, problem: Problem, variant: Variant, cache: dict | None = None) -> bytes:
-    """The report's figure, three panels: (1) the barrier: E(t) − E(bad) on the segment from the bad point to an
-    optimal point, zoomed to where the energy first falls below the bad point's, its height in the title; (2) the
-    latent scales (ν for the VAEs) of the bad and the optimal point as bars over the κ columns, supports marked;
-    (3) the energy on the plane through the bad point, the optimal point and max(bad, optimal) (`energy_plane`).
-    Every energy is evaluated in batches by the objective."""
-    import io
-
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from matplotlib.ticker import NullLocator
+    """The report's figure (`vaetheory.report.figure.ReportFigure`): the barrier on the segment from the bad point to
+    an optimal point, the latent scales (ν for the VAEs) of both as bars over the κ columns, and the energy on the
+    plane through the bad point, the optimal point and max(bad, optimal) (`energy_plane`); with γ learned, the
+    energy along γ. Every energy is evaluated in batches by the objective. With a `cache` shared by the reports of
+    one run, the figure itself is built once and each report redraws only its data."""
+    from vaetheory.report.figure import FigureData, ReportFigure
 
     cache = {} if cache is None else cache
     objective, bad, opt, gamma = _end_points(data, problem, variant, cache)
     barrier = cache.get(("barrier", gamma, bad.tobytes())) or barrier_on_segment(objective, bad, opt, gamma)
-    scales = objective.latent_scales(np.stack([bad, opt]))
-    plane = energy_plane(objective, bad, opt, gamma)
-    bad_support = list(data["verdict"]["support"])
-    opt_support = list(data["oracle"]["supports"][0])
-
     gp = data.get("profile", {}).get("gamma_profile")
-    fig, axes = plt.subplots(1, 4 if gp else 3, figsize=(19 if gp else 15, 4.6),
-                             gridspec_kw={"width_ratios": [1, 1.25, 1.1] + ([0.9] if gp else [])})
-    ax = axes[0]
-    h = barrier["height"]
-    ax.plot(barrier["t"], barrier["rel"], color="tab:red", lw=1.5)
-    ax.axhline(0.0, color="0.6", lw=0.8, ls="--")
-    ax.axvline(barrier["t_peak"], color="0.6", lw=0.8, ls=":")
-    if h is not None and h > 0 and np.isfinite(barrier["rel"]).any():
-        lo = np.nanmin(barrier["rel"])
-        ax.set_ylim(max(lo, -1.5 * h), 1.5 * h)
-    if barrier["t_cross"] is not None:  # the barrier and where the energy falls below the bad point's, no more
-        ax.set_xlim(0.0, min(float(barrier["t"][-1]), 2.0 * barrier["t_cross"]))
-    ax.set_xlabel("t along the segment (0 = bad point, 1 = optimal point)")
-    ax.set_ylabel("E(t) − E(bad point)")
-    height = "none found" if h is None or h <= 0 else f"{h:.3g}"
-    ax.set_title(f"barrier height {height} (peak at t = {barrier['t_peak']:.2g})", fontsize=9, y=1.0)
-
-    ax = axes[1]
-    k = problem.kappa
-    x = np.arange(k)
-    floor = max(float(np.nanmax(scales)), 1e-300) * 1e-8
-    for row, off, color, label in ((0, -0.2, "tab:red", "bad point"), (1, 0.2, "tab:blue", "optimal point")):
-        # one LineCollection per point, not κ Rectangle patches (a tenth of the figure's cost at κ = 40)
-        ax.vlines(x + off, floor, np.maximum(scales[row], floor), colors=color, linewidth=min(3.2, 150.0 / k),
-                  label=label)  # ~0.4 of a column's width on this panel
-    ax.set_yscale("log")
-    ax.yaxis.set_minor_locator(NullLocator())  # ~80 unlabelled minor ticks over ten decades: a third of the draw
-    top = float(np.nanmax(scales)) * 8
-    ax.plot(bad_support, np.full(len(bad_support), top), "v", color="tab:red", ms=6, label="bad support")
-    ax.plot(opt_support, np.full(len(opt_support), top * 6), "o", color="tab:blue", ms=5, label="optimal support")
-    ax.set_ylim(floor, top * 30)
-    ax.set_xticks(x if k <= 20 else x[:: 5 if k <= 100 else max(5, k // 20)])  # legible, and fewer labels to lay out
-    ax.tick_params(axis="x", labelsize=7)
-    ax.set_xlabel("latent column j (κ columns)")
-    names = objective.layout.names
-    ax.set_ylabel("ν_j" if names == ("nu",) else "latent scale (variant.latent_scales)")
-    ax.set_title(f"{len(bad_support)} active at the bad point, {len(opt_support)} at the optimum", fontsize=9, y=1.0)
-    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.17), ncol=4, frameon=False)
-
-    ax = axes[2]
-    E = plane["E"]
-    rel = E - E[0, 0]
-    scale = h if h is not None and h > 0 else max(float(np.nanmax(np.abs(rel))), 1e-12) * 1e-3
-    z = np.sign(rel) * np.log10(1.0 + np.abs(rel) / scale)
-    # The grid is uniform in √s, √t (energy_plane squares a linspace): drawn as an image in those coordinates with
-    # √-spaced tick labels; a function-scaled contourf drew the same picture at several times the cost per report.
-    u = np.sqrt(plane["s"])
-    if np.isfinite(z).sum() >= 4 and np.nanmax(z) > np.nanmin(z):
-        from matplotlib.colors import TwoSlopeNorm
-
-        lo, hi = float(np.nanmin(z)), float(np.nanmax(z))
-        norm = TwoSlopeNorm(0.0, min(lo, -1e-9), max(hi, 1e-9))  # white at E = E(bad): red above, blue below
-        im = ax.imshow(np.ma.masked_invalid(z), origin="lower", extent=(0.0, 1.0, 0.0, 1.0), cmap="RdBu_r",
-                       norm=norm, aspect="auto", interpolation="bilinear")
-        ax.contour(u, u, np.ma.masked_invalid(z), levels=[0.0], colors="k", linewidths=0.8)
-        cb = fig.colorbar(im, ax=ax)
-        cb.set_label("sign · log10(1 + |E − E(bad)| / barrier height)", fontsize=7)
-    marks = (([0], [0], "v", "tab:red", "bad point"), ([1], [0], "o", "tab:blue", "optimal point"),
-             ([0], [1], "s", "0.3", "max(bad, optimal)"),
-             ([np.sqrt(max(barrier["t_peak"], 0.0))], [0], "x", "k", "barrier peak"))
-    for xs, ys, marker, color, label in marks:
-        ax.plot(xs, ys, marker, color=color, ms=8, label=label, clip_on=False, zorder=5)
-    ticks = np.array([0.0, 0.01, 0.1, 0.3, 0.6, 1.0])
-    for axis in ("x", "y"):  # √ axes: the grid is dense near the bad point, where the barrier is
-        getattr(ax, f"set_{axis}ticks")(np.sqrt(ticks), [f"{t:g}" for t in ticks])
-        getattr(ax, f"set_{axis}lim")(0.0, 1.0)
-    ax.set_xlabel("s: toward the optimal point (√ scale)")
-    ax.set_ylabel("t: toward max(bad, optimal) (√ scale)")
-    ax.set_title("energy on the plane through the three points (black: E = E(bad))", fontsize=9, y=1.0)
-    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.17), ncol=4, frameon=False)
-
-    if gp:  # learned γ: the energy along γ through the point, θ fixed
-        ax = axes[3]
-        ax.semilogx(gp["gamma"], [np.nan if e is None else e for e in gp["energy"]], color="tab:purple")
-        ax.axvline(gp["point_gamma"], color="tab:red", lw=0.8, ls="--")
-        if data.get("gamma_floor"):
-            ax.axvline(data["gamma_floor"], color="0.5", lw=0.8, ls=":")
-        ax.set_xlabel("γ (θ fixed; dashed: the point, dotted: the floor)")
-        ax.set_ylabel("energy")
-        ax.set_title("energy along γ through the point", fontsize=9, y=1.0)
-
-    fig.suptitle(f"{data['kind']}: {data['variant']['name']} on {data['problem']['describe']}, "
-                 f"γ = {gamma:g} ({data['gamma_mode']})", fontsize=10)
-    # Fixed margins, title heights (y=1.0 above) and axis-label positions: tight_layout and matplotlib's automatic
-    # placement measure every tick label's extent again, which took a fifth, a sixth and a sixth of a report's time.
-    fig.subplots_adjust(left=0.05, right=0.98, bottom=0.27, top=0.86, wspace=0.3)
-    for ax in axes:
-        ax.xaxis.set_label_coords(0.5, -0.11)
-        ax.yaxis.set_label_coords(-0.13, 0.5)
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90)
-    plt.close(fig)
-    return buf.getvalue()
+    scale_label = "ν_j" if objective.layout.names == ("nu",) else "latent scale (variant.latent_scales)"
+    key = ("figure", problem.kappa, scale_label, bool(gp))
+    if key not in cache:
+        cache[key] = ReportFigure(problem.kappa, scale_label, with_gamma=bool(gp))
+    title = (f"{data['kind']}: {data['variant']['name']} on {data['problem']['describe']}, "
+             f"γ = {gamma:g} ({data['gamma_mode']})")
+    return cache[key].draw(FigureData(
+        barrier=barrier, scales=objective.latent_scales(np.stack([bad, opt])),
+        plane=energy_plane(objective, bad, opt, gamma), bad_support=list(data["verdict"]["support"]),
+        opt_support=list(data["oracle"]["supports"][0]), gamma_profile=gp, gamma_floor=data.get("gamma_floor"),
+        title=title))
 
 
 def write_report(data: dict, out_dir: str | os.PathLike = DEFAULT_OUT, *, problem: Problem | None = None,
