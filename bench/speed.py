@@ -13,6 +13,11 @@ Sections (each figure carries the load averages when it was taken; the machine i
   flops each); its Cholesky, d³/3; the triangular solve L⁻¹[Φ X], d²(κ + n); B = (L⁻¹Φ)ᵀ(L⁻¹X), 2dκn; the column
   norms and row norms, 2dκ + 2κn + 2dn. Floor time = flops / the measured GEMM rate (GEMM is the fastest kernel
   there is, so this floor cannot be beaten).
+* ``lbfgs``: the search's first L-BFGS stage (250 iterations) on the cli problem below with ae-l1 (P = 1640
+  coordinates per restart) from 32 random starts (seed 0), both engines: the joint L-BFGS-B run on the summed
+  energies (scipy) and `vaetheory.search.lbfgs.batched_lbfgs` (one problem per row). Seconds, milliseconds inside
+  scipy's L-BFGS-B routine per call, energy evaluations, and the free-count quartiles after the stage (the coordinates
+  the Newton phase would still have to move; `free_counts`).
 * ``cli``: ``python -m vaetheory check --variant V --problem P --restarts 32 --json`` per built-in on d=20, κ=40,
   r=5, n=20 orthogonal rows (seed 0), whole command in a fresh process (`bench.cli_checks.check_once`).
 * ``memory``: peak resident memory (resource.getrusage ru_maxrss of a child process) of (a) search + certificate at
@@ -42,7 +47,7 @@ if str(ROOT) not in sys.path:
 from bench.common import load, machine, merge_section  # noqa: E402
 from bench.report import _table  # noqa: E402
 
-SECTIONS = ("gemm", "eval", "kernels", "cli", "memory", "startup", "recovery1")
+SECTIONS = ("gemm", "eval", "kernels", "lbfgs", "cli", "memory", "startup", "recovery1")
 ENV = os.environ | {"PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
 
 
@@ -145,6 +150,77 @@ def kernels_section(rate: float, batch: int = 32) -> dict[str, Any]:
                              "flops": flops, "gflops_per_s": flops / sec / 1e9, "of_gemm_rate": flops / sec / rate})
                 print(f"kernel d={d} {name}: {1e6 * sec:.1f} us, {flops / sec / 1e9:.1f} GFLOP/s", flush=True)
     return {"rows": rows, "batch": batch, "gemm_flops_per_s": rate, "load": load()}
+
+
+def lbfgs_section(stage: int = 250, restarts: int = 32) -> dict[str, Any]:
+    import numpy as np
+    import scipy.optimize._lbfgsb_py as lbfgsb_py
+    from scipy.optimize import Bounds, minimize
+
+    from vaetheory.problems.generate import make_problem
+    from vaetheory.search.lbfgs import batched_lbfgs
+    from vaetheory.search.multistart import free_counts
+    from vaetheory.search.objective import Objective
+    from vaetheory.variants.registry import get_variant
+
+    problem = make_problem(20, 40, 5, 20, "orthogonal", seed=0)
+    variant = get_variant("ae-l1")
+    obj = Objective(variant, problem)
+    theta0 = obj.layout.pack(variant.init_random(problem, np.random.default_rng(0), restarts), restarts)
+    R, P = theta0.shape
+    gamma = np.full(R, variant.gamma.default)
+    lower = np.where(obj.layout.nonneg, 0.0, -np.inf)
+    evals = [0]
+
+    def rows_fun(rows, th):
+        evals[0] += 1
+        E, g, _ = obj.value_and_grad(th, gamma[rows], with_gamma=False)
+        return E, g
+
+    def joint_fun(x):
+        evals[0] += 1
+        E, g, _ = obj.value_and_grad(x.reshape(R, P), gamma, with_gamma=False)
+        return float(E.sum()), g.ravel()
+
+    inner = [0.0, 0]
+    real = lbfgsb_py._lbfgsb.setulb
+
+    def timed(*a, **k):
+        t = time.perf_counter()
+        out = real(*a, **k)
+        inner[0] += time.perf_counter() - t
+        inner[1] += 1
+        return out
+
+    rows = []
+    for engine in ("joint L-BFGS-B", "batched rows"):
+        evals[0] = 0
+        load_before = load()
+        t = time.perf_counter()
+        if engine == "batched rows":
+            theta = batched_lbfgs(rows_fun, theta0, lower, max_iter=stage, pgtol=1e-10).x
+        else:
+            lbfgsb_py._lbfgsb.setulb = timed
+            try:
+                res = minimize(joint_fun, theta0.ravel(), jac=True, method="L-BFGS-B",
+                               bounds=Bounds(np.tile(lower, R), np.inf),
+                               options={"maxiter": stage, "maxfun": 2 * stage, "ftol": 0.0, "gtol": 1e-10,
+                                        "maxcor": 10})
+            finally:
+                lbfgsb_py._lbfgsb.setulb = real
+            theta = res.x.reshape(R, P)
+        seconds = time.perf_counter() - t
+        free = free_counts(obj, theta, gamma)
+        row = {"engine": engine, "seconds": seconds, "evaluations": evals[0],
+               "free_quartiles": [int(q) for q in np.percentile(free, [0, 25, 50, 75, 100])], "load": load_before}
+        if engine != "batched rows":
+            row["setulb_ms_per_call"] = 1e3 * inner[0] / max(inner[1], 1)
+            row["setulb_calls"] = inner[1]
+        rows.append(row)
+        print(f"lbfgs {engine}: {seconds:.2f} s, free quartiles {row['free_quartiles']}", flush=True)
+    return {"problem": {"d": 20, "kappa": 40, "r": 5, "n": 20, "rows": "orthogonal", "seed": 0},
+            "variant": "ae-l1", "restarts": restarts, "iterations": stage, "coordinates_per_restart": P,
+            "rows": rows}
 
 
 def cli_section(timeout: float) -> dict[str, Any]:
@@ -267,6 +343,14 @@ def markdown(data: dict[str, Any]) -> str:
                             "of the GEMM rate"],
                            [[r["kernel"], f"{r['d']}, {r['kappa']}, {r['n']}", f"{1e6 * r['seconds_per_point']:.1f}",
                              f"{r['gflops_per_s']:.1f}", f"{r['of_gemm_rate']:.2f}"] for r in s["kernels"]["rows"]])
+    if "lbfgs" in s:
+        lb = s["lbfgs"]
+        lines += _md([f"first L-BFGS stage: {lb['variant']}, {lb['restarts']} restarts × {lb['coordinates_per_restart']}"
+                      f" coordinates, {lb['iterations']} iterations", "s", "evaluations", "L-BFGS-B routine ms/call",
+                      "free coordinates after (min, quartiles, max)", "load"],
+                     [[r["engine"], f"{r['seconds']:.2f}", str(r["evaluations"]),
+                       f"{r['setulb_ms_per_call']:.2f}" if "setulb_ms_per_call" in r else "—",
+                       str(r["free_quartiles"]), str(r["load"][0])] for r in lb["rows"]])
     if "cli" in s:
         lines += _md(["`check --restarts 32`, d=20 κ=40 r=5 n=20", "wall s", "× vae-full", "verdicts", "load"],
                            [[r["variant"], f"{r['wall_seconds']:.1f}{' (timed out)' if r.get('timed_out') else ''}",
@@ -317,6 +401,8 @@ def main() -> None:
             sec = eval_section(rate)
         elif name == "kernels":
             sec = kernels_section(rate)
+        elif name == "lbfgs":
+            sec = lbfgs_section()
         elif name == "cli":
             sec = cli_section(args.cli_timeout)
         elif name == "memory":

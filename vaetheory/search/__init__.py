@@ -1,5 +1,6 @@
 """Stage 3, search: the batched objective (values, gradients, Hessian blocks over all restarts at once) and the
-multi-start minimiser (staged L-BFGS-B, then a batched saddle-free projected Newton phase)."""
+multi-start minimiser (staged L-BFGS: one joint L-BFGS-B run for small points, independent batched rows for large
+ones; then a batched saddle-free projected Newton phase)."""
 from vaetheory.core.lazy import attach
 
 __getattr__, __dir__, __all__ = attach(__name__, {

@@ -1,13 +1,21 @@
 """Multi-start search for local minima at fixed γ or with γ learned down to a floor, vectorised across restarts.
 
-All restarts are minimised together: their energies are summed (the sum is separable, so its minimisers are the
-tuples of each restart's minimisers) and one L-BFGS-B run over the stacked vector handles the bounds ν ≥ 0 — an
-active-set method that can re-activate a coordinate sitting at 0 when its gradient turns negative (the pitfall of
-docs/theory.md §5 that multiplicative updates fall into). A batched projected Newton phase then finishes the job on
-the active coordinates (when there are at most NEWTON_MAX_ACTIVE of them), so the certificate sees points stationary
-to near machine precision; L-BFGS-B alone stalls on the ill-conditioned small-γ landscapes. Each point stops as soon
-as it is stationary; steps are damped (Levenberg–Marquardt: a Cholesky step, a saddle-free eigen step where the free
-Hessian is indefinite) or, for points with more than NEWTON_DENSE_MAX free coordinates, truncated-Newton
+The L-BFGS phase runs in stages of LBFGS_STAGE iterations. Small points (fewer than BATCHED_LBFGS_MIN_COORDS
+coordinates: the VAEs, γ learned) are minimised together: their energies are summed (the sum is separable, so its
+minimisers are the tuples of each restart's minimisers) and one L-BFGS-B run over the stacked vector handles the
+bounds ν ≥ 0 — an active-set method that can re-activate a coordinate sitting at 0 when its gradient turns negative
+(the pitfall of docs/theory.md §5 that multiplicative updates fall into). Large points at fixed γ (the split-sign
+AEs, P = κ(1 + 2n)) are minimised row by row with `batched_lbfgs` (vaetheory.search.lbfgs): the same projected
+quasi-Newton idea, but each restart with its own memory, step length and stopping test, so restarts no longer share
+one line search and the cost per iteration is not L-BFGS-B's bookkeeping over every restart's coordinates. Between
+stages a row leaves for the Newton phase once it has at most LBFGS_LEAVE free coordinates or its free count stopped
+falling; the phase ends when every row left has at most NEWTON_MAX_ACTIVE free coordinates.
+
+A batched projected Newton phase then finishes the job on the active coordinates, so the certificate sees points
+stationary to near machine precision; L-BFGS alone stalls on the ill-conditioned small-γ landscapes. Each point
+stops as soon as it is stationary; steps are damped (Levenberg–Marquardt: a Cholesky step, a saddle-free eigen step
+where the free Hessian is indefinite), taken in groups of points with similar free counts (a dense step costs
+O(m³) in the group's largest count m) or, for points with more free coordinates than the dense limit, truncated-Newton
 trust-region CG steps on Hessian-vector products.
 
 Starts (`make_starts`): random points from the variant, and adversarial ones: least-squares fits on non-optimal
