@@ -186,9 +186,14 @@ def check_problem_file(spec: str, *, problem_path: str, restarts: int, seed: int
     variant = _load_checked(spec)
     p = Problem.load(problem_path)
     extra = {} if mip_time_limit is None else {"mip_time_limit": mip_time_limit}
+    t = time.perf_counter()
+    analysis = analyse_problem(p, budget=budget, oracle=oracle, **extra)
+    t_analysis = time.perf_counter() - t
     result = run_check(p, variant, restarts=restarts, seed=seed, gamma=gamma, learn_gamma=learn_gamma,
-                       analysis=analyse_problem(p, budget=budget, oracle=oracle, **extra), **(options or {}))
+                       analysis=analysis, **(options or {}))
+    t = time.perf_counter()
     paths = write_check_reports(result, out_dir, spec=None if BUILTINS.get(spec) is variant else spec)
+    timings = result.to_dict()["timings"] | {"analysis": t_analysis, "reports": time.perf_counter() - t}
     s = result.summary
     o = result.analysis.oracle
     line = (f"{variant.name} on {p.describe()} (gamma={result.gamma:g}, {result.gamma_mode}): "
@@ -196,7 +201,7 @@ def check_problem_file(spec: str, *, problem_path: str, restarts: int, seed: int
             f"(k* {'=' if o.k_star_certain else '<='} {o.k_star}, {'certain' if o.k_star_certain else 'not certain'})")
     from vaetheory.verdict.proofs import unproved_minima
 
-    return {"json": result.to_dict() | {"reports": [str(x.json) for x in paths]}, "line": line,
+    return {"json": result.to_dict() | {"reports": [str(x.json) for x in paths], "timings": timings}, "line": line,
             "claim_status": result.claim_status,
             "unproved": unproved_minima(result.points) if result.proofs is not None else []}
 

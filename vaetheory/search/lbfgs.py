@@ -104,7 +104,15 @@ def batched_lbfgs(fun: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.n
             acc = p[ok]
             x_new[acc], f_new[acc], g_new[acc] = trial[ok], ft[ok], gt[ok]
             pending[acc] = False
-            alpha[p[~ok]] *= 0.5
+            # backtrack by the minimiser of the quadratic through f(0), its slope and f(α), kept in [0.1α, 0.5α]
+            # (plain halving took about 9 trial rounds per iteration on ae-log's concave penalty)
+            no = p[~ok]
+            a, ft_no = alpha[no], ft[~ok]
+            sl = slope[no]
+            curv = ft_no - f[rows[no]] - sl * a
+            a_new = np.where(np.isfinite(curv) & (curv > 0), -sl * a * a / (2 * np.where(curv > 0, curv, 1.0)),
+                             0.1 * a)
+            alpha[no] = np.clip(a_new, 0.1 * a, 0.5 * a)
         # No decrease at any step length: along the L-BFGS direction, try steepest descent next (fresh memory); along
         # steepest descent, the row is as stationary as this method can tell.
         stuck = pending & ~first
