@@ -218,7 +218,9 @@ class Objective:
                 with torch.enable_grad():
                     x = th.requires_grad_(True)
                     (g, _), _ = self._hook_value_and_grad(x, ga, False)
-                    (out,) = torch.autograd.grad(g, x, grad_outputs=v, allow_unused=True)
+                    # ⟨g, v⟩ as a scalar: autograd.grad with grad_outputs imports torch.fx's symbolic_shapes on
+                    # first use (0.5 s of a check)
+                    (out,) = torch.autograd.grad((g * v).sum(), x, allow_unused=True)
                 out = torch.zeros_like(th) if out is None else out.detach()  # None: the gradient ignores θ
             else:
                 out = self._hvps(th, ga, v[:, None, :])[:, 0]
