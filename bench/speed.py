@@ -14,7 +14,8 @@ Sections (each figure carries the load averages when it was taken; the machine i
   norms and row norms, 2dκ + 2κn + 2dn. Floor time = flops / the measured GEMM rate (GEMM is the fastest kernel
   there is, so this floor cannot be beaten).
 * ``lbfgs``: the search's first L-BFGS stage (250 iterations) on the cli problem below with ae-l1 (P = 1640
-  coordinates per restart) from 32 random starts (seed 0), both engines: the joint L-BFGS-B run on the summed
+  coordinates per restart) from the 32 starts `check --seed 0` uses there (random, non-optimal-BFS and ℓ2,1 fits),
+  both engines: the joint L-BFGS-B run on the summed
   energies (scipy) and `vaetheory.search.lbfgs.batched_lbfgs` (one problem per row). Seconds, milliseconds inside
   scipy's L-BFGS-B routine per call, energy evaluations, and the free-count quartiles after the stage (the coordinates
   the Newton phase would still have to move; `free_counts`).
@@ -159,14 +160,17 @@ def lbfgs_section(stage: int = 250, restarts: int = 32) -> dict[str, Any]:
 
     from vaetheory.problems.generate import make_problem
     from vaetheory.search.lbfgs import batched_lbfgs
-    from vaetheory.search.multistart import free_counts
+    from vaetheory.search.multistart import free_counts, make_starts
     from vaetheory.search.objective import Objective
     from vaetheory.variants.registry import get_variant
+    from vaetheory.verdict.check import analyse_problem
 
     problem = make_problem(20, 40, 5, 20, "orthogonal", seed=0)
     variant = get_variant("ae-l1")
     obj = Objective(variant, problem)
-    theta0 = obj.layout.pack(variant.init_random(problem, np.random.default_rng(0), restarts), restarts)
+    analysis = analyse_problem(problem)  # the starts of `vaetheory check --restarts 32 --seed 0` on this problem
+    theta0 = make_starts(obj, restarts, np.random.default_rng(0), variant.gamma.default,
+                         optimal_supports=analysis.oracle.supports, l21_support=analysis.relaxation.support).theta
     R, P = theta0.shape
     gamma = np.full(R, variant.gamma.default)
     lower = np.where(obj.layout.nonneg, 0.0, -np.inf)
