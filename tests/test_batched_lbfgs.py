@@ -147,3 +147,19 @@ def test_dense_newton_steps_are_grouped_by_free_count(monkeypatch):
     ms.projected_newton(obj, theta, np.full(4, v.gamma.default), max_iter=1)
     assert len(widths) >= 2
     assert all(hi <= ms.NEWTON_GROUP_RATIO * lo for lo, hi in widths)
+
+
+def test_a_short_stage_is_not_cut_by_the_evaluation_cap():
+    """A stage capped at a few iterations (the γ-continuation's 10) keeps L-BFGS-B's evaluation budget of a full
+    stage: with the cap tied to the iteration count (2 per iteration) the continuation stages stopped early, after
+    line searches that needed more evaluations."""
+    from vaetheory.problems.profiles import get_profile
+
+    problem = get_profile("ci").problems[0].build()
+    obj = Objective(get_variant("vae-diag"), problem)
+    starts = ms.make_starts(obj, 8, np.random.default_rng(1), 1e-4, adversarial_fraction=0)
+    # seed 1 at 1e-2 × the data scale: measured to need 21 evaluations for 10 iterations
+    gamma = 1e-2 * ms.gamma_scale(obj, np.zeros(8))
+    res = ms.minimise(obj, starts, gamma, maxiter=ms.ANNEAL_LBFGS, newton_steps=0)
+    assert "EVALUATIONS" not in res.message, res.message
+    assert res.nit == ms.ANNEAL_LBFGS

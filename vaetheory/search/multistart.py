@@ -577,7 +577,7 @@ def minimise(objective: Objective, starts: Starts, gamma: float | np.ndarray, *,
     theta, gam = theta0.copy(), gamma0.copy()
     batched = not learn_gamma and P >= BATCHED_LBFGS_MIN_COORDS
 
-    def stage_run(live: np.ndarray, iters: int):
+    def stage_run(live: np.ndarray, iters: int, maxfun: int):
         """One L-BFGS run over the rows `live`: `batched_lbfgs` (each row on its own) when `batched`, else one
         L-BFGS-B run on the sum of their energies."""
         r = len(live)
@@ -617,7 +617,7 @@ def minimise(objective: Objective, starts: Starts, gamma: float | np.ndarray, *,
             lb = np.concatenate([lb, np.full(r, np.log(floor))])
             ub = np.concatenate([ub, np.full(r, np.log(gamma_cap))])
         res = minimize(fun, x0, jac=True, method="L-BFGS-B", bounds=Bounds(lb, ub),
-                       options={"maxiter": iters, "maxfun": 2 * iters, "ftol": 0.0, "gtol": pgtol, "maxcor": 10})
+                       options={"maxiter": iters, "maxfun": maxfun, "ftol": 0.0, "gtol": pgtol, "maxcor": 10})
         if not np.all(np.isfinite(res.x)):
             raise FloatingPointError("the search produced non-finite parameters")
         th, ga = split(res.x)
@@ -632,7 +632,7 @@ def minimise(objective: Objective, starts: Starts, gamma: float | np.ndarray, *,
     nit, message = 0, ""
     last_free = np.full(R, P + 1)
     while nit < maxiter and len(live):
-        th, ga, res = stage_run(live, min(stage, maxiter - nit))
+        th, ga, res = stage_run(live, min(stage, maxiter - nit), 2 * stage)
         nit, message = nit + max(int(res.nit), 1), str(res.message)
         stage = LBFGS_STAGE
         theta[live] = th
