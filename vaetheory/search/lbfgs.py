@@ -1,8 +1,9 @@
 """Batched projected L-BFGS: one independent bound-constrained minimisation per row, all rows advanced together.
 
 scipy's L-BFGS-B minimises one function; the search used to hand it the sum of every restart's energy, so all
-restarts shared one line search and one stopping rule, and L-BFGS-B's bookkeeping (about 2 ms per call at 52,000
-variables, linear in their number; `bench/speed.py`) was paid for every restart until the slowest finished. Here
+restarts shared one line search and one stopping rule, and L-BFGS-B's bookkeeping (2.2–3.3 ms per call at 52,480
+variables, `python bench/speed.py --only lbfgs`; linear in their number in a scratch measurement: 0.27 ms at 6,560)
+was paid for every restart until the slowest finished. Here
 each row has its own curvature pairs, its own step length and its own convergence test; the work per iteration is a
 few batched matrix products over the rows still running, and a row that has converged costs nothing further.
 

@@ -79,9 +79,10 @@ LBFGS_STAGE = 250
 LBFGS_LEAVE = 200
 LBFGS_STALL = 0.9
 # at fixed γ, points with at least this many coordinates are minimised row by row (`batched_lbfgs`): measured on
-# the AEs' 1640 coordinates (d = 20, κ = 40, n = 20), the joint L-BFGS-B run left a median 1194 coordinates free
-# after 250 iterations, independent rows 138 (seed 0, 32 restarts, the problem of bench/speed.py `cli`). Below it
-# the joint run is cheaper: the batched iteration has a fixed numpy overhead that small points do not repay
+# the AEs' 1640 coordinates (d = 20, κ = 40, n = 20), the joint L-BFGS-B run left a median 1341 coordinates free
+# after 250 iterations, independent rows 140 (`python bench/speed.py --only lbfgs`). Below it
+# the joint run is cheaper: the batched iteration has a fixed numpy overhead that small points do not repay (vae-full
+# and vae-diag at d = 20, κ = 40, 32 restarts: searches of 0.6-0.8 s joint against 1.2-1.5 s batched, scratch runs)
 BATCHED_LBFGS_MIN_COORDS = 1000
 #: A point whose γ is at most floor × (1 + GAMMA_AT_FLOOR_RTOL) sits at the floor (the box constraint is active).
 GAMMA_AT_FLOOR_RTOL = 1e-9
