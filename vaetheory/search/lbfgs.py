@@ -107,7 +107,7 @@ def batched_lbfgs(fun: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.n
             x_new[acc], f_new[acc], g_new[acc] = trial[ok], ft[ok], gt[ok]
             pending[acc] = False
             # backtrack by the minimiser of the quadratic through f(0), its slope and f(α), kept in [0.1α, 0.5α]
-            # (first ae-l1/ae-log stage on the cli problem, scratch runs: ae-log 9.3 trial rounds per iteration halving, 4.5 so)
+            # (ae-log's first stage on the cli problem, scratch runs: 9.3 trial rounds per iteration by halving, 4.5 so)
             no = p[~ok]
             a, ft_no = alpha[no], ft[~ok]
             sl = slope[no]
