@@ -6,14 +6,7 @@ report → sweep. The CLI (`vaetheory.cli`), the pytest plugin and the Hypothesi
 
 Names below are imported on first use, so ``import vaetheory`` is cheap.
 """
-from importlib.metadata import PackageNotFoundError, version
-
 from vaetheory.core.lazy import attach
-
-try:
-    __version__ = version("vaetheory")
-except PackageNotFoundError:  # running from a source tree that was not installed
-    __version__ = "0.0.0+unknown"
 
 _getattr, __dir__, __all__ = attach(__name__, {
     "BudgetError": "core.errors", "InputError": "core.errors", "VaetheoryError": "core.errors",
@@ -30,5 +23,17 @@ _getattr, __dir__, __all__ = attach(__name__, {
 })
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("vaetheory")
+    except PackageNotFoundError:  # running from a source tree that was not installed
+        return "0.0.0+unknown"
+
+
 def __getattr__(name: str):
+    if name == "__version__":  # looked up on first use: importlib.metadata costs about 40 ms of every start
+        globals()["__version__"] = v = _version()
+        return v
     return _getattr(name)

@@ -14,7 +14,6 @@ import sys
 
 import click
 
-from vaetheory import __version__
 from vaetheory.core.errors import VaetheoryError
 
 EXIT_OK, EXIT_REFUTED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -54,8 +53,19 @@ class _Group(click.Group):
         sys.exit(rv if isinstance(rv, int) else EXIT_OK)
 
 
+def _print_version(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    # looked up only when asked: importlib.metadata costs about 40 ms, a sixth of `vaetheory --help`
+    if not value or ctx.resilient_parsing:
+        return
+    from vaetheory import __version__
+
+    click.echo(f"vaetheory {__version__}")
+    ctx.exit()
+
+
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.version_option(version=__version__, prog_name="vaetheory", message="%(prog)s %(version)s")
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=_print_version,
+              help="Show the version and exit.")
 def cli() -> None:
     """Verify loss-landscape claims for sparse VAEs (Wipf, ICML 2023) and capture counterexamples.
 

@@ -19,12 +19,15 @@ import importlib.util
 import re
 import sys
 from dataclasses import dataclass
-from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from vaetheory.core.errors import VariantError
 from vaetheory.variants.builtin import BUILTINS
 from vaetheory.core.protocol import CONDITION_DESCRIPTIONS, Variant
+
+if TYPE_CHECKING:
+    from importlib.metadata import EntryPoint
 
 ENTRY_POINT_GROUP = "vaetheory.variants"
 _ATTRIBUTE_PATH = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
@@ -47,6 +50,14 @@ def one_line(exc: BaseException, limit: int = 240) -> str:
         text = text[:limit].rsplit(" ", 1)[0] + " ..."
     kind = type(exc).__name__.lstrip("_")  # torch raises private classes such as _LinAlgError
     return f"{kind}: {text}" if text else kind
+
+
+def entry_points(group: str) -> list[EntryPoint]:
+    """`importlib.metadata.entry_points` of `group`, imported here and not with this module: about 25 ms of every
+    `vaetheory --help`."""
+    from importlib.metadata import entry_points as installed
+
+    return list(installed(group=group))
 
 
 def _entry_point_variants() -> dict[str, EntryPoint]:
