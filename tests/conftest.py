@@ -3,6 +3,17 @@ from __future__ import annotations
 
 import pytest
 
+# pytester's in-process runs (tests/test_plugin.py) restore sys.modules when they end, and an extension module first
+# imported inside one cannot be initialised a second time: numpy's refuse ("cannot load module more than once per
+# process"), torch's crashed the interpreter. Whatever such a run needs is imported here, before any of them.
+import matplotlib  # noqa: E402,F401
+import numpy.linalg  # noqa: E402,F401
+import numpy.random  # noqa: E402,F401
+import scipy.optimize  # noqa: E402,F401
+import torch  # noqa: E402,F401
+import torch._dynamo  # noqa: E402,F401  (the plug-in checker's torch.func transforms load it)
+import torch.func  # noqa: E402,F401
+
 from vaetheory.problems.generate import make_problem
 from vaetheory.problems.problem import Problem
 
