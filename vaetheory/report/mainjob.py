@@ -193,7 +193,8 @@ def check_problem_file(spec: str, *, problem_path: str, restarts: int, seed: int
                        analysis=analysis, **(options or {}))
     t = time.perf_counter()
     paths = write_check_reports(result, out_dir, spec=None if BUILTINS.get(spec) is variant else spec)
-    timings = result.to_dict()["timings"] | {"analysis": t_analysis, "reports": time.perf_counter() - t}
+    data = result.to_dict()
+    data["timings"] |= {"analysis": t_analysis, "reports": time.perf_counter() - t}
     s = result.summary
     o = result.analysis.oracle
     line = (f"{variant.name} on {p.describe()} (gamma={result.gamma:g}, {result.gamma_mode}): "
@@ -201,7 +202,7 @@ def check_problem_file(spec: str, *, problem_path: str, restarts: int, seed: int
             f"(k* {'=' if o.k_star_certain else '<='} {o.k_star}, {'certain' if o.k_star_certain else 'not certain'})")
     from vaetheory.verdict.proofs import unproved_minima
 
-    return {"json": result.to_dict() | {"reports": [str(x.json) for x in paths], "timings": timings}, "line": line,
+    return {"json": data | {"reports": [str(x.json) for x in paths]}, "line": line,
             "claim_status": result.claim_status,
             "unproved": unproved_minima(result.points) if result.proofs is not None else []}
 
