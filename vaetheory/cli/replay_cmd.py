@@ -14,7 +14,7 @@ from vaetheory.cli.options import emit_json
 def replay(report, as_json):
     """Rebuild problem and variant from REPORT, certify its end point at its γ and recompute support, residual
     and oracle. Exit 0 when the stored verdict is reproduced, 1 when it is not, 2 on a bad file."""
-    from vaetheory.report.counterexample import replay_report
+    from vaetheory.report.replay import replay_report
 
     result = replay_report(report)
     if as_json:
