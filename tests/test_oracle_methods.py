@@ -4,6 +4,7 @@ k* never call a point optimal; mutation tests (a wrong certain k*, a uniqueness 
 the agreement and verdict tests fail; the CLI's --oracle / --method."""
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import replace
 
@@ -23,6 +24,7 @@ from vaetheory.problems.conditions import check_conditions
 from vaetheory.problems.generate import make_problem
 from vaetheory.problems.problem import Problem
 from vaetheory.variants import get_variant
+from vaetheory.verdict.consistency import Consistency
 from vaetheory.verdict.check import ProblemAnalysis, analyse_problem, run_check
 from vaetheory.verdict.claims import ClaimContext, claim_status
 from vaetheory.verdict.judge import classify
@@ -141,7 +143,7 @@ class _Cert:
     """A certificate in which every point is a certified minimum."""
 
     def __init__(self, n):
-        self.stationary = self.inactive_ok = self.second_order = np.ones(n, dtype=bool)
+        self.stationary = self.inactive_ok = self.second_order = self.strict = np.ones(n, dtype=bool)
 
 
 def test_uncertain_k_star_gives_undecided_not_optimal():
@@ -170,13 +172,28 @@ def c1_problem():
     return make_problem(6, 12, 2, 4, "orthogonal", seed=0)  # inside every condition of claim C1
 
 
-def _honest_verdicts(problem, oracle) -> bool:
+def _honest_verdicts(problem, oracle, *, consistency: bool = True) -> bool:
     """The verdict property: vae-full on a C1 problem, started at the optimum and at random, is never judged to
     have a bad minimum, and every point called optimal has exactly k* rows."""
     analysis = ProblemAnalysis(oracle, None, check_conditions(problem))
-    res = run_check(problem, get_variant("vae-full"), restarts=3, seed=0, analysis=analysis, prove=False)
+    with _consistency(consistency):
+        res = run_check(problem, get_variant("vae-full"), restarts=3, seed=0, analysis=analysis, prove=True)
     return res.summary["bad_local_min"] == 0 and res.claim_status == "held" and all(
         len(pt.support) == oracle_enumerate(problem).k_star for pt in res.points if pt.verdict == "optimal")
+
+
+@contextlib.contextmanager
+def _consistency(on: bool):
+    """With `on` False, the run's consistency check is switched off (it never contradicts the oracle)."""
+    import vaetheory.verdict.check as check_module
+
+    original = check_module.check_oracle
+    if not on:
+        check_module.check_oracle = lambda problem, oracle, *a, **k: Consistency(False, oracle)
+    try:
+        yield
+    finally:
+        check_module.check_oracle = original
 
 
 def test_verdicts_with_the_true_oracle(c1_problem):
@@ -184,13 +201,16 @@ def test_verdicts_with_the_true_oracle(c1_problem):
 
 
 def test_mutation_wrong_certain_k_star_fails_the_verdict_test(c1_problem):
-    """Mutant oracle: reports k* one too large, with a non-optimal witness, as certain and complete."""
+    """Mutant oracle: reports k* one too large, with a non-optimal witness, as certain and complete. Without the
+    run's consistency check the verdicts are wrong; with it, the end points' exact fit at the true k* contradicts
+    the mutant, which is demoted and replaced, and the verdicts are right again."""
     p = c1_problem
     true = run_oracle(p)
     extra = next(j for j in range(p.kappa) if j not in p.support)
     wrong = tuple(sorted(p.support + (extra,)))
     mutant = replace(true, k_star=true.k_star + 1, witness=wrong, optimal_supports=(wrong,))
-    assert not _honest_verdicts(p, mutant)
+    assert not _honest_verdicts(p, mutant, consistency=False)
+    assert _honest_verdicts(p, mutant)
 
 
 def test_mutation_uniqueness_ignoring_its_bound_fails_agreement():

@@ -464,7 +464,8 @@ def reprove(objective: Objective, theta: np.ndarray, gamma: float, stored: Proof
 
 
 def prove_points(objective: Objective, theta: np.ndarray, gamma: np.ndarray, *, select: np.ndarray | None = None,
-                 learn_gamma: bool = False, gamma_floor: float | None = None, active_rtol: float = ACTIVE_RTOL,
+                 learn_gamma: bool = False, gamma_floor: float | np.ndarray | None = None,
+                 active_rtol: float = ACTIVE_RTOL,
                  bits: int | None = None) -> list[Proof | None]:
     """`prove_point` for each row of `theta` (R, P) where `select` (R,) is True (None elsewhere).
 
@@ -472,27 +473,31 @@ def prove_points(objective: Objective, theta: np.ndarray, gamma: np.ndarray, *, 
     unless γ is a coordinate, whose γ is the same) and which lies within `AGREE_RTOL` of that box's centre gets that
     box's proof with its own ``point_offset`` (`reuse_proof`): the box's theorem does not depend on which end point
     led to it, and replay re-checks every record on its own. Otherwise one Arb computation per point (ball
-    arithmetic does not batch; a proof costs milliseconds at d ≤ 20)."""
+    arithmetic does not batch; a proof costs milliseconds at d ≤ 20). `gamma_floor` may be one floor per point (points
+followed below the search floor are certified against their own floor)."""
     theta = np.asarray(theta, dtype=np.float64)
     gamma = np.broadcast_to(np.asarray(gamma, dtype=np.float64), (len(theta),))
     sel = np.ones(len(theta), dtype=bool) if select is None else np.asarray(select, dtype=bool)
     masks = active_mask(objective, theta, active_rtol)
+    floors = None if gamma_floor is None else np.broadcast_to(np.asarray(gamma_floor, dtype=np.float64),
+                                                              (len(theta),))
     boxes: dict[tuple, list[Proof]] = {}
     out: list[Proof | None] = []
     for i in range(len(theta)):
         if not sel[i]:
             out.append(None)
             continue
-        role = _gamma_role(objective.variant, float(gamma[i]), learn_gamma, gamma_floor)
-        key = (tuple(int(j) for j in np.flatnonzero(masks[i])), role, None if role == "free" else float(gamma[i]))
+        fl = None if floors is None else float(floors[i])
+        role = _gamma_role(objective.variant, float(gamma[i]), learn_gamma, fl)
+        key = (tuple(int(j) for j in np.flatnonzero(masks[i])), role, None if role == "free" else float(gamma[i]), fl)
         pr = None
         for box in boxes.get(key, ()):
             pr = reuse_proof(objective, box, theta[i], float(gamma[i]), learn_gamma=learn_gamma,
-                             gamma_floor=gamma_floor)
+                             gamma_floor=fl)
             if pr is not None:
                 break
         if pr is None:
-            pr = prove_point(objective, theta[i], float(gamma[i]), learn_gamma=learn_gamma, gamma_floor=gamma_floor,
+            pr = prove_point(objective, theta[i], float(gamma[i]), learn_gamma=learn_gamma, gamma_floor=fl,
                              active_rtol=active_rtol, bits=bits)
             if pr.proved:
                 boxes.setdefault(key, []).append(pr)

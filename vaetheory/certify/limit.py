@@ -108,3 +108,71 @@ def confirm_limit(objective: Objective, theta: np.ndarray, gamma_floor: float, *
                               f"{expected[i]:.4g}")
                 ok[i] = False
     return LimitCheck(ok, slope, expected, energies, floors, reasons)
+
+
+#: How far below the search floor a floor point whose limit check failed is followed (multiples of the search
+#: floor, one after another): a floor is a numerical device, and interior minima exist below it (docs/theory.md
+#: §7: strict interior minima of vae-diag at γ = 2e-8 … 8e-7 under a floor of 1e-6). 1e-6 × 1e-6 = 1e-12.
+FOLLOW_FACTORS: tuple[float, ...] = (1e-2, 1e-4, 1e-6)
+#: Joint (θ, γ) Newton iterations at each lower floor.
+FOLLOW_NEWTON_STEPS = 200
+
+
+@dataclass(frozen=True)
+class FloorFollow:
+    """Per followed point (arrays over them): the point where the following stopped (theta, gamma), the floor it is
+    certified against there, its outcome — ``"interior"`` (a certified point with γ strictly above that floor: an
+    interior minimum with γ free), ``"limit"`` (certified at that floor and confirmed as a γ → 0 limit by
+    `confirm_limit`, whose slope is kept) or ``"unresolved"`` — and a reason for the unresolved ones saying what
+    failed at the lowest floor tried."""
+
+    theta: np.ndarray
+    gamma: np.ndarray
+    floor: np.ndarray
+    outcome: list[str]
+    slope: np.ndarray
+    reasons: list[str | None]
+
+
+def follow_below_floor(objective: Objective, theta: np.ndarray, gamma: np.ndarray, gamma_floor: float, *,
+                       factors: tuple[float, ...] = FOLLOW_FACTORS, **tolerances) -> FloorFollow:
+    """Follow floor points whose γ → 0 limit check failed (their support or energy moved at a smaller floor) down
+    through lower floors (`gamma_floor` × `factors`, in order): at each, the joint (θ, γ) projected Newton phase with
+    that floor as the box, then the box-constrained certificate. A point certified with γ above the floor is an
+    interior minimum (done); one certified at the floor is a limit candidate, done when `confirm_limit` confirms it
+    there; anything else goes one floor lower. Batched over the points still being followed."""
+    theta = np.array(theta, dtype=np.float64)
+    gamma = np.array(gamma, dtype=np.float64)
+    R = len(theta)
+    floor = np.full(R, float(gamma_floor))
+    outcome = ["unresolved"] * R
+    reasons: list[str | None] = ["not followed"] * R
+    slope = np.full(R, np.nan)
+    live = np.arange(R)
+    for f in (gamma_floor * k for k in factors):
+        if not len(live):
+            break
+        try:
+            th, ga, _ = projected_newton(objective, theta[live], np.maximum(gamma[live], f),
+                                         max_iter=FOLLOW_NEWTON_STEPS, gamma_floor=f)
+            cert = certify(objective, th, ga, gamma_floor=f, **tolerances)
+        except FloatingPointError as exc:
+            for i in live:
+                reasons[i] = f"followed below the floor: evaluation failed at gamma floor {f:.3g} ({exc})"
+            break
+        theta[live], gamma[live], floor[live] = th, ga, f
+        interior = cert.certified & ~cert.at_floor
+        for j in np.flatnonzero(interior):
+            outcome[live[j]], reasons[live[j]] = "interior", None
+        at = np.flatnonzero(cert.certified & cert.at_floor)
+        if len(at):
+            check = confirm_limit(objective, th[at], f, **tolerances)
+            for k, j in enumerate(at):
+                if check.confirmed[k]:
+                    outcome[live[j]], reasons[live[j]], slope[live[j]] = "limit", None, check.slope[k]
+                else:
+                    reasons[live[j]] = f"followed to gamma floor {f:.3g}: {check.reasons[k]}"
+        for j in np.flatnonzero(~cert.certified):
+            reasons[live[j]] = f"followed to gamma floor {f:.3g}: not certified there (kkt {cert.kkt[j]:.3g})"
+        live = np.array([i for i in live if outcome[i] == "unresolved"], dtype=int)
+    return FloorFollow(theta, gamma, floor, outcome, slope, reasons)

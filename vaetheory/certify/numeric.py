@@ -7,8 +7,13 @@ in its parameter block (so the measures below are invariant to rescaling a block
   ``kkt_active = max_i |g_i| b_i / max(|E|, 1)`` — stationarity, must be ≤ kkt_tol;
 * inactive coordinates (nonneg ones at ~0): ``kkt_inactive = min_i g_i b_i / max(|E|, 1)`` — must be ≥ −kkt_tol,
   otherwise growing that coordinate lowers the energy: a saddle, never a minimum;
+* a block that is entirely zero has no scale of its own (b_i would be 0 and every measure would pass whatever the
+  gradient): its coordinates are measured *absolutely*, b_i = 1 (``DEGENERATE_SCALE``). Without this, the point
+  ν = 0 passed the inactive test with gradients of −770 (docs/theory.md §5);
 * second order: the smallest eigenvalue of the scaled active Hessian ``B H_AA B`` (B = diag(b_A)), relative to its
-  largest |eigenvalue| (``min_hessian_eig_rel``), must be ≥ −hessian_tol.
+  largest |eigenvalue| (``min_hessian_eig_rel``), must be ≥ −hessian_tol; it must be > +hessian_tol for a *strict*
+  minimum (``strict``): a point whose scaled Hessian is singular within the tolerance lies on a (numerically) flat
+  valley and is given its own verdict (``degenerate_min``), never a strict one.
 * with γ learned (``gamma_floor`` given), γ is one more coordinate, in *linear* γ, measured at the scale
   b_γ = max(γ, ‖X‖²_F/(dn)) (`search.multistart.gamma_scale`: it does not shrink with γ, unlike the log-γ gradient
   γ ∂E/∂γ, which vanishes as γ → 0 and hides descent). Above the floor γ is active: ``kkt_gamma = |∂E/∂γ| b_γ /
@@ -30,6 +35,8 @@ from vaetheory.search.multistart import (ACTIVE_RTOL, GAMMA_AT_FLOOR_RTOL, activ
 
 KKT_TOL = 1e-6
 HESSIAN_TOL = 1e-8
+#: The scale of a coordinate whose whole parameter block is zero: its gradient is then tested absolutely.
+DEGENERATE_SCALE = 1.0
 
 
 @dataclass(frozen=True)
@@ -73,6 +80,11 @@ class Certificate:
         return self.min_hessian_eig_rel >= -self.hessian_tol
 
     @property
+    def strict(self) -> np.ndarray:
+        """The scaled active Hessian is positive definite beyond the tolerance (not merely semidefinite)."""
+        return self.min_hessian_eig_rel > self.hessian_tol
+
+    @property
     def certified(self) -> np.ndarray:
         return self.stationary & self.inactive_ok & self.second_order
 
@@ -98,6 +110,7 @@ def certify(objective: Objective, theta: np.ndarray, gamma: np.ndarray, *, kkt_t
         E, g, g_gamma = objective.value_and_grad(theta, gamma, with_gamma=False)
     A = active_mask(objective, theta, active_rtol)
     b = block_scales(objective, theta)
+    b = np.where(b <= 1e-300, DEGENERATE_SCALE, b)  # an all-zero block: absolute test (module docstring)
     S = np.maximum(np.abs(E), 1.0)[:, None]
     rel = g * b / S
     kkt_active = np.where(A, np.abs(rel), 0.0).max(axis=1)

@@ -11,7 +11,8 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from vaetheory.certify.numeric import Certificate
-from vaetheory.verdict.claims import ClaimContext, claim_for, claim_status, conditions_met
+from vaetheory.verdict.claims import ClaimContext, claim_evidence, claim_for, claim_status, conditions_met
+from vaetheory.verdict.consistency import Consistency, check_oracle
 from vaetheory.problems.conditions import ConditionReport, check_conditions
 from vaetheory.core.errors import InputError
 from vaetheory.search.objective import Objective
@@ -23,7 +24,7 @@ from vaetheory.oracle.relax import RelaxationResult, judge_relaxation, l21_relax
 from vaetheory.search.multistart import SearchResult, make_starts, minimise
 from vaetheory.core.validation import check_int, check_positive
 from vaetheory.core.protocol import Variant
-from vaetheory.verdict.judge import PointVerdict, judge_points, point_verdicts, summarise
+from vaetheory.verdict.judge import VERDICTS, PointVerdict, judge_points, point_verdicts, rejudge, summarise
 from vaetheory.verdict.proofs import PROVE_MAX_D, attach_proofs, proof_summary
 
 
@@ -81,6 +82,8 @@ class CheckResult:
     seed: int
     timings: dict[str, float] = field(default_factory=dict)
     proofs: dict[str, dict[str, int]] | None = None  # proof statuses per verdict (None: proofs not run)
+    consistency: Consistency | None = None  # the oracle checked against the run's own exact fits
+    claim_evidence: str = "float"  # what the claim's status counts: "proved" verdicts, or "float" certificates
 
     @property
     def claim(self):
@@ -110,7 +113,9 @@ class CheckResult:
             "relaxation_note": self.analysis.relaxation_note,
             "conditions": self.analysis.conditions.to_dict(),
             "claim": {"kind": self.claim.kind, "statement": self.claim.statement,
-                      "conditions": self.claim_conditions, "status": self.claim_status},
+                      "conditions": self.claim_conditions, "status": self.claim_status,
+                      "evidence": self.claim_evidence},
+            "oracle_consistency": None if self.consistency is None else self.consistency.to_dict(),
             "points": [p.to_dict() for p in self.points],
             "summary": self.summary,
             "proofs": self.proofs,
@@ -167,23 +172,38 @@ def run_check(problem: Problem, variant: Variant, *, restarts: int = 32, seed: i
     t = time.perf_counter()
     floor = variant.gamma.floor if learn_gamma else None
     judged = judge_points(objective, search.theta, search.gamma, analysis.oracle, gamma_floor=floor)
-    cert, masks, residuals, verdicts = judged.certificate, judged.masks, judged.residuals, judged.verdicts
+    # points followed below the γ floor are judged (and reported, and proved) where the following ended
+    search = replace(search, theta=judged.theta, gamma=judged.gamma)
+    consistency = check_oracle(problem, analysis.oracle, judged.masks, judged.residuals, l21_support=l21,
+                               budget=budget)
+    if consistency.contradicted:  # a sparser exact fit than a "certain" k*: judge every point again
+        analysis = replace(analysis, oracle=consistency.oracle)
+        judged = rejudge(judged, consistency.oracle, problem.Phi, problem.X)
+    cert, masks, verdicts = judged.certificate, judged.masks, judged.verdicts
     U = objective.representation(search.theta, search.gamma)
     own = np.linalg.norm(problem.X[None] - problem.Phi[None] @ U, axis=(1, 2)) / np.linalg.norm(problem.X)
     timings["certify"] = time.perf_counter() - t
     points = point_verdicts(judged, search.gamma, starts.kinds, own)
     proofs = [None] * len(verdicts)
+    proved = None
     if prove if prove is not None else problem.d <= PROVE_MAX_D:
         t = time.perf_counter()
         proofs = [p.to_dict() for p in attach_proofs(objective, search.theta, search.gamma, verdicts, masks,
-                                                     analysis.oracle, learn_gamma=learn_gamma, gamma_floor=floor,
-                                                     active_rtol=cert.active_rtol)]
+                                                     analysis.oracle, learn_gamma=learn_gamma,
+                                                     gamma_floor=judged.floor, active_rtol=cert.active_rtol)]
         timings["prove"] = time.perf_counter() - t
         points = [replace(p, proof=proofs[i]) for i, p in enumerate(points)]
+        proved = proof_summary(verdicts, proofs)
     summary = summarise(verdicts)
     ctx = ClaimContext(analysis.conditions, analysis.oracle, float(np.max(search.gamma)), search.gamma_mode)
     claim = claim_for(variant, search.gamma_mode)
     _, values = conditions_met(claim, ctx)
-    return CheckResult(variant, problem, analysis, search, cert, points, summary, claim_status(claim, ctx, summary),
-                       values, gamma, search.gamma_mode, seed, timings,
-                       None if "prove" not in timings else proof_summary(verdicts, proofs))
+    evidence = claim_evidence(variant)
+    status = claim_status(claim, ctx, summary, None if evidence == "float" else _proved_counts(proved))
+    return CheckResult(variant, problem, analysis, search, cert, points, summary, status, values, gamma,
+                       search.gamma_mode, seed, timings, proved, consistency, evidence)
+
+
+def _proved_counts(proofs: dict[str, dict[str, int]] | None) -> dict[str, int]:
+    """Per verdict, how many points are proved (all zero when proofs were not run)."""
+    return {v: 0 if proofs is None else proofs[v]["proved"] for v in VERDICTS}

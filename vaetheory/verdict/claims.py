@@ -48,8 +48,19 @@ def _nonoptimal_bfs(c: ClaimContext) -> bool | None:
 CONDITIONS: dict[str, tuple[str, Callable[[ClaimContext], bool | None]]] = {
     name: (CONDITION_DESCRIPTIONS[name], _EVALUATORS[name]) for name in CONDITION_DESCRIPTIONS}
 
-#: Claim statuses: what the run says about a declared claim.
-STATUSES = ("held", "refuted", "confirmed", "not_confirmed", "not_applicable", "undecided", "no_claim")
+#: Claim statuses: what the run says about a declared claim. For a variant whose minima can be proved (an interval
+#: hook), a status counts proved verdicts only; ``held_unproved``, ``refuted_unproved`` and ``confirmed_unproved``
+#: say that the float certificates point that way but no proved point carries it (docs/proofs.md).
+STATUSES = ("held", "refuted", "confirmed", "not_confirmed", "not_applicable", "undecided", "no_claim",
+            "held_unproved", "refuted_unproved", "confirmed_unproved")
+
+
+def claim_evidence(variant) -> str:
+    """What a claim's status counts for this variant: ``"proved"`` verdicts when its minima can be proved in
+    interval arithmetic (it has the `interval_derivatives` hook), else ``"float"`` certificates."""
+    from vaetheory.certify.interval import interval_hook
+
+    return "float" if interval_hook(variant) is None else "proved"
 
 
 def claim_for(variant, gamma_mode: str) -> Claim:
@@ -72,7 +83,8 @@ def conditions_met(claim: Claim, ctx: ClaimContext) -> tuple[bool | None, dict[s
     return True, values
 
 
-def claim_status(claim: Claim, ctx: ClaimContext, summary: dict[str, int]) -> str:
+def claim_status(claim: Claim, ctx: ClaimContext, summary: dict[str, int],
+                 proved: dict[str, int] | None = None) -> str:
     """held/refuted for ``optimal_minima`` (undecided when no point was certified a minimum, or when a certified
     minimum is ``undecided_min`` — its optimality rests on a k* the oracle could not certify); confirmed/not_confirmed
     for ``bad_minima_exist`` (a finite search cannot refute existence); not_applicable or undecided when the
@@ -80,7 +92,10 @@ def claim_status(claim: Claim, ctx: ClaimContext, summary: dict[str, int]) -> st
 
     A refutation (and a confirmation) needs a ``bad_local_min``: a certified minimum shown non-optimal — against a
     certain k*, or against an exact-fit witness smaller than its support (docs/oracles.md), never against an
-    uncertified guess of k*."""
+    uncertified guess of k*. `proved`: per verdict, how many points are *proved* (pass it for a variant whose minima
+    can be proved; `claim_evidence`): then ``refuted``/``confirmed``/``held`` need proved points, and a status that
+    rests on unproved ones gets the suffix ``_unproved``. ``degenerate_min`` points (flat, or an empty support) are
+    never counted either way."""
     if claim.kind == "none":
         return "no_claim"
     met, _ = conditions_met(claim, ctx)
@@ -88,11 +103,19 @@ def claim_status(claim: Claim, ctx: ClaimContext, summary: dict[str, int]) -> st
         return "not_applicable"
     if met is None:
         return "undecided"
+    count = summary.get
+    has = (lambda v: count(v, 0) > 0) if proved is None else (lambda v: proved.get(v, 0) > 0)
     if claim.kind == "optimal_minima":
-        if summary.get("bad_local_min", 0) > 0:
+        if has("bad_local_min"):
             return "refuted"
+        if count("bad_local_min", 0) > 0:
+            return "refuted_unproved"
         # "held" needs at least one certified minimum: a run that certified nothing tested nothing.
-        if summary.get("undecided_min", 0) > 0:
+        if count("undecided_min", 0) > 0:
             return "undecided"
-        return "held" if summary.get("optimal", 0) > 0 else "undecided"
-    return "confirmed" if summary.get("bad_local_min", 0) > 0 else "not_confirmed"
+        if has("optimal"):
+            return "held"
+        return "held_unproved" if count("optimal", 0) > 0 else "undecided"
+    if has("bad_local_min"):
+        return "confirmed"
+    return "confirmed_unproved" if count("bad_local_min", 0) > 0 else "not_confirmed"

@@ -1,5 +1,13 @@
 """Verdicts for certified points (docs/theory.md §5, docs/oracles.md): optimal | bad_local_min | undecided_min |
-saddle | not_converged.
+degenerate_min | saddle | not_converged.
+
+A *minimum* verdict (``optimal``, ``bad_local_min``, ``undecided_min``) needs evidence that can carry it: a
+non-empty latent support, every first-order test passed (absolutely where a block has no scale: `certify`), and an
+active Hessian that is positive definite beyond the tolerance (`Certificate.strict`). A point that passes the
+first-order tests and is positive *semi*definite only, or whose support is empty, is ``degenerate_min``: it may lie
+on a flat valley (e.g. twin columns of Φ sharing one weight, where the energy is constant along ν_a + ν_b), and is
+never counted as a strict minimum, good or bad; its reason says why and names parallel active columns and the
+optimal support a valley connects to when there is one.
 
 A certified minimum is judged against the oracle's answer. With a certain k*: ``optimal`` when its support is a
 known optimal support (or, when the oracle lists only a witness, has size k*) and fits X; else ``bad_local_min``.
@@ -14,17 +22,22 @@ with the failed condition as ``reason``. Every uncertified point carries a reaso
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
-from vaetheory.certify.limit import LimitCheck, confirm_limit
+from vaetheory.certify.limit import confirm_limit, follow_below_floor
 from vaetheory.certify.numeric import Certificate, certify
 from vaetheory.oracle.answer import OracleAnswer
-from vaetheory.oracle.exhaustive import OracleResult
+from vaetheory.oracle.exhaustive import OracleResult, fit_residual
 from vaetheory.variants.builtin import least_squares_on_supports
 
-VERDICTS: tuple[str, ...] = ("optimal", "bad_local_min", "undecided_min", "saddle", "not_converged")
+VERDICTS: tuple[str, ...] = ("optimal", "bad_local_min", "undecided_min", "degenerate_min", "saddle",
+                             "not_converged")
+#: The verdicts of strict local minima: what a claim counts, and what the interval proofs try to prove.
+MINIMA: tuple[str, ...] = ("optimal", "bad_local_min", "undecided_min")
+#: Two unit columns count as parallel (a flat valley between them) when |cos| ≥ 1 − this.
+PARALLEL_TOL = 1e-10
 
 
 @dataclass(frozen=True)
@@ -60,6 +73,8 @@ class PointVerdict:
     proof: dict | None = None  # the interval proof record (certify.proof.Proof.to_dict), when proofs were run
     oracle_method: str | None = None  # the oracle method the verdict was judged against (docs/oracles.md)
     k_star_certain: bool | None = None  # whether that oracle's k* is certain
+    gamma_floor: float | None = None  # the γ floor the point was certified against (None at fixed γ)
+    followed: bool = False  # the point was followed below the search floor (`certify.limit.follow_below_floor`)
 
     def to_dict(self) -> dict:
         out = asdict(self)
@@ -83,8 +98,9 @@ def refit_residuals(Phi: np.ndarray, X: np.ndarray, masks: np.ndarray) -> np.nda
 def classify(cert: Certificate, masks: np.ndarray, residuals: np.ndarray,
              oracle: OracleAnswer | OracleResult) -> list[str]:
     """Verdict per point. Uncertified points never count as minima: not stationary on the active coordinates (or
-    in γ) → not_converged; stationary but failing the inactive-gradient or Hessian test → saddle. Certified minima:
-    see the module docstring (a certain k* gives optimal/bad_local_min; an uncertain one can give undecided_min)."""
+    in γ) → not_converged; stationary but failing the inactive-gradient or Hessian test → saddle; passing both with
+    a singular (semidefinite only) active Hessian or an empty support → degenerate_min. Strict minima: see the module
+    docstring (a certain k* gives optimal/bad_local_min; an uncertain one can give undecided_min)."""
     out = []
     for i in range(len(masks)):  # assembling labels for R points; all numerics above are batched
         fits = residuals[i] <= oracle.rtol
@@ -93,11 +109,42 @@ def classify(cert: Certificate, masks: np.ndarray, residuals: np.ndarray,
             out.append("not_converged")
         elif not (cert.inactive_ok[i] and cert.second_order[i]):
             out.append("saddle")
+        elif not (cert.strict[i] and support.size):
+            out.append("degenerate_min")
         elif oracle.k_star_certain:
             out.append("optimal" if fits and oracle.is_optimal(support) else "bad_local_min")
         else:
             out.append("bad_local_min" if not fits or len(support) > oracle.k else "undecided_min")
     return out
+
+
+def parallel_pairs(Phi: np.ndarray, support) -> list[tuple[int, int]]:
+    """Pairs of columns of Φ in `support` that are parallel (|cos| ≥ 1 − PARALLEL_TOL): along such a pair the
+    energy of the VAE variants depends on the weights only through a sum, so a minimum there is a flat valley."""
+    S = np.asarray(list(support), dtype=int)
+    if S.size < 2:
+        return []
+    U = Phi[:, S] / np.linalg.norm(Phi[:, S], axis=0)
+    C = np.abs(U.T @ U)
+    a, b = np.nonzero(np.triu(C >= 1 - PARALLEL_TOL, k=1))
+    return [(int(S[i]), int(S[j])) for i, j in zip(a, b)]
+
+
+def degenerate_reason(cert: Certificate, i: int, support, Phi: np.ndarray, X: np.ndarray,
+                      oracle: OracleAnswer | OracleResult) -> str:
+    """Why point `i` is ``degenerate_min``: an empty support, or a singular active Hessian — with the parallel
+    active columns that explain it and, when dropping one of each pair leaves an optimal support, that support."""
+    if not len(support):
+        return "empty support: every latent dimension is off (no active column), so the point is not judged"
+    text = (f"flat: smallest relative eigenvalue of the active Hessian {cert.min_hessian_eig_rel[i]:.3g} is within "
+            f"{cert.hessian_tol:g} of 0 (semidefinite, not a strict minimum)")
+    pairs = parallel_pairs(Phi, support)
+    if pairs:
+        text += "; parallel active columns " + ", ".join(f"{a}~{b}" for a, b in pairs)
+        reduced = sorted(set(int(j) for j in support) - {b for _, b in pairs})
+        if oracle.k_star_certain and oracle.is_optimal(reduced) and fit_residual(Phi, X, reduced) <= oracle.rtol:
+            text += f": a valley connected to the optimal support {reduced}"
+    return text
 
 
 def failure_reasons(cert: Certificate) -> list[str | None]:
@@ -129,8 +176,14 @@ def summarise(verdicts: list[str]) -> dict[str, int]:
 @dataclass(frozen=True)
 class Judgement:
     """Certificate, latent supports (R, κ), refit residuals (R,), verdicts, per-point limit flags and failure
-    reasons of a batch of end points; `limit_check` holds the γ → 0 evidence of the floor points (`limit_index`
-    their rows), or None."""
+    reasons of a batch of end points.
+
+    theta (R, P), gamma (R,) and floor (R,) are the points judged and the γ floor each was certified against (None
+    at fixed γ): a learned-γ point whose limit check failed and that was followed below the search floor
+    (`follow_below_floor`) is judged where the following ended, against the lower floor, with `followed` True.
+    slope: the measured energy slope in log γ of the confirmed limits (NaN elsewhere). limit_reasons: why a
+    certified floor point is not a confirmed limit (its verdict is then not_converged), kept so that the verdicts can
+    be given again against another oracle answer (`rejudge`)."""
 
     certificate: Certificate
     masks: np.ndarray
@@ -138,38 +191,88 @@ class Judgement:
     verdicts: list[str]
     limit: np.ndarray | None = None
     reasons: list[str | None] | None = None
-    limit_check: LimitCheck | None = None
-    limit_index: np.ndarray | None = None
     oracle_method: str | None = None
     k_star_certain: bool | None = None
+    theta: np.ndarray | None = None
+    gamma: np.ndarray | None = None
+    floor: np.ndarray | None = None
+    followed: np.ndarray | None = None
+    slope: np.ndarray | None = None
+    limit_reasons: list[str | None] | None = None
 
 
-def judge_points(objective, theta: np.ndarray, gamma: np.ndarray, oracle: OracleAnswer | OracleResult, *,
-                 gamma_floor: float | None = None, **tolerances) -> Judgement:
-    """The verdict step for end points (used by `run_check` and by report replay): certify at γ (with the γ floor
-    when γ was learned), read each latent support at the certificate's threshold, refit, classify; with γ learned,
-    confirm the certified floor points as γ → 0 limits (`confirm_limit`) and demote unconfirmed ones to
-    not_converged with the failed condition as reason."""
-    cert = certify(objective, theta, gamma, gamma_floor=gamma_floor, **tolerances)
-    masks = latent_supports(objective.latent_scales(theta), cert.active_rtol)
-    residuals = refit_residuals(objective.problem.Phi, objective.problem.X, masks)
-    verdicts = classify(cert, masks, residuals, oracle)
-    reasons = failure_reasons(cert)
-    limit = np.zeros(len(verdicts), dtype=bool)
-    check, idx = None, None
-    if gamma_floor is not None:
-        idx = np.flatnonzero(cert.at_floor & cert.certified)
-        if len(idx):
-            check = confirm_limit(objective, np.asarray(theta)[idx], gamma_floor, **tolerances)
-            for j, i in enumerate(idx):
-                if check.confirmed[j]:
-                    limit[i] = True
-                else:
-                    verdicts[i], reasons[i] = "not_converged", check.reasons[j]
+def _oracle_method(oracle: OracleAnswer | OracleResult) -> str:
     method = oracle.method
     if isinstance(oracle, OracleResult) and method in ("rank-aware", "enumeration"):
         method = "enumerate"  # a bare exhaustive OracleResult names its search, not the oracle method
-    return Judgement(cert, masks, residuals, verdicts, limit, reasons, check, idx, method, oracle.k_star_certain)
+    return method
+
+
+def _verdicts(cert: Certificate, masks: np.ndarray, residuals: np.ndarray, oracle, limit_reasons, Phi, X
+              ) -> tuple[list[str], list[str | None]]:
+    """Verdicts and reasons: `classify`, the failed limit checks as not_converged, the degenerate points' reasons."""
+    verdicts = classify(cert, masks, residuals, oracle)
+    reasons = failure_reasons(cert)
+    for i, v in enumerate(verdicts):  # labels for R points
+        if limit_reasons[i] is not None and v != "not_converged" and v != "saddle":
+            verdicts[i], reasons[i] = "not_converged", limit_reasons[i]
+        elif v == "degenerate_min":
+            reasons[i] = degenerate_reason(cert, i, np.flatnonzero(masks[i]), Phi, X, oracle)
+    return verdicts, reasons
+
+
+def judge_points(objective, theta: np.ndarray, gamma: np.ndarray, oracle: OracleAnswer | OracleResult, *,
+                 gamma_floor: float | None = None, follow: bool = True, **tolerances) -> Judgement:
+    """The verdict step for end points (used by `run_check` and by report replay): certify at γ (with the γ floor
+    when γ was learned), read each latent support at the certificate's threshold, refit, classify.
+
+    With γ learned, the certified floor points are confirmed as γ → 0 limits (`confirm_limit`). A floor point whose
+    limit check fails (its support or energy moves at a smaller floor) is followed below the floor when `follow`
+    (`follow_below_floor`, down to 1e-6 × the floor): it is judged as an interior minimum, or as a limit at the lower
+    floor, where the following ends; only a point that resolves at no floor is not_converged, with what failed."""
+    theta = np.array(theta, dtype=np.float64)
+    R = len(theta)
+    gamma = np.array(np.broadcast_to(np.asarray(gamma, dtype=np.float64), (R,)))
+    floors = None if gamma_floor is None else np.full(R, float(gamma_floor))
+    limit = np.zeros(R, dtype=bool)
+    followed = np.zeros(R, dtype=bool)
+    slope = np.full(R, np.nan)
+    limit_reasons: list[str | None] = [None] * R
+    cert = certify(objective, theta, gamma, gamma_floor=gamma_floor, **tolerances)
+    if gamma_floor is not None:
+        idx = np.flatnonzero(cert.at_floor & cert.certified)
+        if len(idx):
+            check = confirm_limit(objective, theta[idx], gamma_floor, **tolerances)
+            limit[idx], slope[idx] = check.confirmed, np.where(check.confirmed, check.slope, np.nan)
+            failed = idx[~check.confirmed]
+            for j, i in enumerate(idx):
+                limit_reasons[i] = check.reasons[j]
+            if follow and len(failed):
+                ff = follow_below_floor(objective, theta[failed], gamma[failed], gamma_floor, **tolerances)
+                for k, i in enumerate(failed):
+                    if ff.outcome[k] == "unresolved":  # judged where the search ended, with both reasons
+                        limit_reasons[i] = f"{limit_reasons[i]}; {ff.reasons[k]}"
+                        continue
+                    theta[i], gamma[i], floors[i] = ff.theta[k], ff.gamma[k], ff.floor[k]
+                    followed[i], limit_reasons[i] = True, None
+                    limit[i], slope[i] = ff.outcome[k] == "limit", ff.slope[k]
+                if followed.any():
+                    cert = certify(objective, theta, gamma, gamma_floor=floors, **tolerances)
+    masks = latent_supports(objective.latent_scales(theta), cert.active_rtol)
+    Phi, X = objective.problem.Phi, objective.problem.X
+    residuals = refit_residuals(Phi, X, masks)
+    verdicts, reasons = _verdicts(cert, masks, residuals, oracle, limit_reasons, Phi, X)
+    return Judgement(cert, masks, residuals, verdicts, limit, reasons, _oracle_method(oracle),
+                     oracle.k_star_certain, theta, gamma, floors, followed, slope, limit_reasons)
+
+
+def rejudge(judged: Judgement, oracle: OracleAnswer | OracleResult, Phi: np.ndarray, X: np.ndarray) -> Judgement:
+    """The same points judged against another oracle answer (e.g. one demoted by a sparser exact fit: no
+    re-certification, only the verdicts change)."""
+    limit_reasons = judged.limit_reasons or [None] * len(judged.verdicts)
+    verdicts, reasons = _verdicts(judged.certificate, judged.masks, judged.residuals, oracle, limit_reasons, Phi, X)
+    return replace(judged, verdicts=verdicts, reasons=reasons, oracle_method=_oracle_method(oracle),
+                   k_star_certain=oracle.k_star_certain)
 
 
 def _opt(a, i) -> float | None:
@@ -181,9 +284,7 @@ def point_verdicts(judged: Judgement, gamma: np.ndarray, start_kinds, own_residu
     """The `PointVerdict` of every judged point (γ, start kind and the residual of the variant's representation
     supplied by the caller)."""
     cert, out = judged.certificate, []
-    slopes = {}
-    if judged.limit_check is not None:
-        slopes = {int(i): float(judged.limit_check.slope[j]) for j, i in enumerate(judged.limit_index)}
+    slope = judged.slope if judged.slope is not None else np.full(len(judged.verdicts), np.nan)
     for i, v in enumerate(judged.verdicts):  # one record per point
         out.append(PointVerdict(
             v, [int(j) for j in np.flatnonzero(judged.masks[i])], float(cert.energy[i]), float(judged.residuals[i]),
@@ -191,6 +292,9 @@ def point_verdicts(judged: Judgement, gamma: np.ndarray, start_kinds, own_residu
             float(cert.min_inactive_grad[i]), float(cert.min_hessian_eig[i]), float(cert.min_hessian_eig_rel[i]),
             float(gamma[i]), str(start_kinds[i]), bool(judged.limit[i]) if judged.limit is not None else False,
             None if cert.at_floor is None else bool(cert.at_floor[i]), _opt(cert.kkt_gamma, i),
-            _opt(cert.grad_gamma, i), slopes.get(i), None if judged.reasons is None else judged.reasons[i],
-            oracle_method=judged.oracle_method, k_star_certain=judged.k_star_certain))
+            _opt(cert.grad_gamma, i), None if np.isnan(slope[i]) else float(slope[i]),
+            None if judged.reasons is None else judged.reasons[i],
+            oracle_method=judged.oracle_method, k_star_certain=judged.k_star_certain,
+            gamma_floor=None if judged.floor is None else float(judged.floor[i]),
+            followed=bool(judged.followed[i]) if judged.followed is not None else False))
     return out

@@ -16,11 +16,10 @@ from vaetheory.certify.interval import METHOD, prove_points
 from vaetheory.certify.proof import Proof, not_applicable
 from vaetheory.oracle.answer import OracleAnswer
 from vaetheory.oracle.exhaustive import OracleResult, fit_residual
-from vaetheory.verdict.judge import VERDICTS
+from vaetheory.verdict.judge import MINIMA, VERDICTS
 
-#: Proofs run by default when d is at most this (measured: bench/proof_cost.py, notes/issue-14.md).
+#: Proofs run by default when d is at most this (measured: bench/proof_cost.py).
 PROVE_MAX_D = 20
-MINIMA = ("optimal", "bad_local_min", "undecided_min")
 
 
 def oracle_evidence(oracle: OracleAnswer | OracleResult, Phi: np.ndarray, X: np.ndarray) -> dict:
@@ -36,7 +35,8 @@ def oracle_evidence(oracle: OracleAnswer | OracleResult, Phi: np.ndarray, X: np.
 
 
 def attach_proofs(objective, theta: np.ndarray, gamma: np.ndarray, verdicts: list[str], masks: np.ndarray,
-                  oracle: OracleAnswer | OracleResult, *, learn_gamma: bool = False, gamma_floor: float | None = None,
+                  oracle: OracleAnswer | OracleResult, *, learn_gamma: bool = False,
+                  gamma_floor: float | np.ndarray | None = None,
                   active_rtol: float | None = None) -> list[Proof]:
     """One `Proof` per point: interval proofs for the reported minima, with the k* rule for ``bad_local_min``."""
     select = np.array([v in MINIMA for v in verdicts], dtype=bool)
