@@ -128,12 +128,14 @@ class ReportPaths:
 def _markdown(data: dict, json_name: str, png_name: str | None) -> str:
     v, o = data["verdict"], data["oracle"]
     profile = data.get("profile", {})
-    opt_energy = profile.get("optimal_energy")
+    ref = profile.get("reference")
     barrier = profile.get("barrier")
     reached = data.get("reached_by")
+    supports, k = _oracle_supports(o), _oracle_k(o)
     lines = [
         f"# {data['kind']}: {data['variant']['name']} on {data['problem']['describe']}",
         "",
+        f"- {problem_text(data)}",
         f"- claim ({data['variant']['claim']['kind']}): {data['variant']['claim']['statement']} — status "
         f"**{data['variant']['claim']['status']}**",
         f"- gamma = {data['point_gamma']:g} ({data['gamma_mode']}"
@@ -147,18 +149,37 @@ def _markdown(data: dict, json_name: str, png_name: str | None) -> str:
     certain = o.get("k_star_certain", True)
     lines += [
         f"- end point support ({len(v['support'])} rows): {v['support']}; "
-        + (f"optimal supports (k* = {o['k']}): {o['supports']}" if certain
-           else f"best known support (k* <= {o['k']}, not certain): {o['supports']}"),
+        + (f"optimal supports (k* = {k}): {supports}" if certain
+           else f"best known support (k* <= {k}, not certain): {supports}"),
         f"- oracle: {stored_oracle_method(o)}"
         + (f" — {o['basis']}" if o.get("basis") else " (exhaustive enumeration)")
         + (f"; assumption: {o['assumption']}" if o.get("assumption") else "")
         + ("" if o.get("witness") is None else f"; witness {o['witness']} with least-squares residual "
            f"{o['witness_residual']:.2g}"),
-        f"- energy {v['energy']:.6g}" + ("" if opt_energy is None else f" vs {opt_energy:.6g} at an optimal point"),
     ]
-    if barrier and barrier.get("height") is not None:
-        lines.append(f"- energy barrier on the straight segment to the optimal point: height {barrier['height']:.3g} "
-                     f"at t = {barrier['t_peak']:.3g}")
+    if ref is None and profile.get("optimal_energy") is not None:  # reports written before `reference` existed
+        ref = {"kind": "optimal_minimum", "energy": profile["optimal_energy"], "support": supports[0]}
+    energy = f"- energy {v['energy']:.6g}"
+    if ref is not None and ref.get("kind") == "optimal_minimum" and ref.get("energy") is not None:
+        lines.append(energy + f" vs {ref['energy']:.6g} at an optimal minimum (support {ref['support']})")
+    elif ref is not None and ref.get("energy") is not None:
+        lines.append(energy + f" vs {ref['energy']:.6g} at the sparsest solution's least-squares fit (support "
+                     f"{ref['support']}), which is not a minimum of this variant: minimising from it reaches "
+                     + ("no finite energy" if ref.get("minimised_energy") is None
+                        else f"{ref['minimised_energy']:.6g}")
+                     + ", no lower than this point's: there is no other minimum to compare with (a convex variant "
+                     "has a single minimum) and no barrier between this point and the sparsest solution; the point "
+                     "is bad because its support is not the sparsest")
+    else:
+        lines.append(energy)
+    if barrier and barrier.get("status") in ("barrier", None) and barrier.get("height"):
+        lines.append(f"- energy barrier on the straight segment to the reference point: height "
+                     f"{barrier['height']:.3g} at t = {barrier['t_peak']:.3g}")
+    elif barrier:
+        from vaetheory.report.figure import barrier_text
+
+        lines.append(f"- straight segment to the reference point: {barrier_text(barrier)} (differences below "
+                     f"{barrier.get('rounding') or 0:.1g} are rounding)")
     lines += [
         f"- refit residual {v['residual']:.3g}; KKT active {v['kkt_active']:.3g}, inactive min "
         f"{v['kkt_inactive'] if v['kkt_inactive'] is None else format(v['kkt_inactive'], '.3g')}; smallest "
@@ -174,7 +195,8 @@ def _markdown(data: dict, json_name: str, png_name: str | None) -> str:
         f"Replay: `vaetheory replay {json_name}`",
     ]
     if png_name:
-        lines += ["", f"![the barrier, the latent scales of both points, the energy on a plane through them]({png_name})"]
+        lines += ["", f"![the energy on the segment and on a plane through this point and its reference point, and "
+                      f"the latent scales of both]({png_name})"]
     return "\n".join(lines) + "\n"
 
 
@@ -220,18 +242,32 @@ def _segment_energies(objective: Objective, a: np.ndarray, b: np.ndarray, gamma:
     return t, batch_energies(objective, pts, gamma)
 
 
+#: Energy differences within this fraction of max(|E(point)|, 1) are rounding, not landscape: never a barrier.
+ROUNDING_RTOL = 1e-12
+
+
+def rounding_level(energy: float) -> float:
+    """The energy difference below which two energies near `energy` are equal to rounding (`ROUNDING_RTOL`)."""
+    return ROUNDING_RTOL * max(abs(float(energy)), 1.0) if np.isfinite(energy) else 0.0
+
+
 def barrier_on_segment(objective: Objective, a: np.ndarray, b: np.ndarray, gamma: float, steps: int = 201,
                        zooms: int = 8) -> dict:
-    """The energy barrier on the straight segment from the bad point `a` to the optimal point `b`.
+    """The energy barrier on the straight segment from the reported point `a` to the reference point `b`.
 
-    The window starts as the whole segment; while the energy first falls below E(a) within the first 10% of the
-    window, the window shrinks to twice that crossing (so the barrier is resolved by many samples). Returns the
-    window's t and E(t) − E(a), the barrier height (max of E − E(a) before the first crossing), where it peaks and
-    where it is crossed (None when the energy never falls below E(a) on the segment)."""
+    Differences |E(t) − E(a)| at rounding level (`rounding_level`) count as zero. The window starts as the whole
+    segment; while the energy first falls below E(a) within the first 10% of the window, the window shrinks to twice
+    that crossing (so the barrier is resolved by many samples). Returns the window's t and E(t) − E(a), `rounding`
+    (the level used), `t_cross` (where the energy first falls below E(a); None when it never does) and `status`:
+    ``barrier`` (it rises above E(a) before falling below it: `height` is the rise, peaking at `t_peak`), ``falls``
+    (it falls below E(a) without rising first) or ``no_crossing`` (it never falls below E(a): whatever it rises to
+    is no barrier, e.g. the reported point is the variant's only minimum). `height` is None unless ``barrier``."""
     t_max = 1.0
     for _ in range(zooms + 1):
         t, E = _segment_energies(objective, a, b, gamma, steps, t_max)
+        tol = rounding_level(E[0])
         rel = E - E[0]
+        rel = np.where(np.abs(rel) <= tol, 0.0, rel)
         below = np.flatnonzero(rel[1:] < 0) + 1
         if below.size == 0 or below[0] >= steps // 10 or not np.isfinite(E[0]):
             break
@@ -239,8 +275,11 @@ def barrier_on_segment(objective: Objective, a: np.ndarray, b: np.ndarray, gamma
     cross = int(below[0]) if below.size else len(t)
     head = rel[:cross]
     peak = int(np.nanargmax(head)) if np.isfinite(head).any() else 0
-    return {"t": t, "rel": rel, "height": float(head[peak]) if np.isfinite(head[peak]) else None,
-            "t_peak": float(t[peak]), "t_cross": float(t[cross]) if cross < len(t) else None}
+    rise = float(head[peak]) if np.isfinite(head[peak]) else 0.0
+    status = "no_crossing" if cross == len(t) else ("barrier" if rise > 0 else "falls")
+    return {"t": t, "rel": rel, "height": rise if status == "barrier" else None,
+            "t_peak": float(t[peak]) if status == "barrier" else 0.0,
+            "t_cross": float(t[cross]) if cross < len(t) else None, "status": status, "rounding": tol}
 
 
 def _third_direction(layout, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -270,32 +309,79 @@ def _finite_list(a: np.ndarray) -> list[float | None]:
     return [float(x) if np.isfinite(x) else None for x in a]
 
 
+def _oracle_k(oracle: dict):
+    """k* of a stored oracle record (the current key, else the legacy one)."""
+    return oracle.get("k_star", oracle.get("k"))
+
+
+def _oracle_supports(oracle: dict) -> list[list[int]]:
+    """The optimal (or best known) supports of a stored oracle record (the current key, else the legacy one)."""
+    supports = oracle.get("optimal_supports", oracle.get("supports"))
+    return [list(x) for x in supports or []]
+
+
+@dataclass(frozen=True)
+class Reference:
+    """The point a report compares its point with (`reference_point`).
+
+    kind: ``optimal_minimum`` (the variant minimised from the least-squares fit on an optimal support reached a
+    lower energy than the reported point) or ``sparsest_fit`` (it did not: the reference is that fit itself, the
+    sparsest solution's point, which is then no minimum of the variant — e.g. a convex variant whose only minimum is
+    the reported point); support: the optimal support used; energy: E at the reference; minimised_energy: what
+    minimising from the fit reached."""
+
+    theta: np.ndarray
+    kind: str
+    support: list[int]
+    energy: float
+    minimised_energy: float
+
+    @property
+    def label(self) -> str:
+        return "optimal minimum" if self.kind == "optimal_minimum" else "sparsest solution (least-squares fit)"
+
+    def record(self) -> dict:
+        f = lambda x: float(x) if np.isfinite(x) else None  # noqa: E731  (JSON has no NaN)
+        return {"kind": self.kind, "support": self.support, "energy": f(self.energy),
+                "minimised_energy": f(self.minimised_energy)}
+
+
 def _end_points(data: dict, problem: Problem, variant: Variant, cache: dict) -> tuple[Objective, np.ndarray,
-                                                                                       np.ndarray, float]:
-    """Objective, bad end point, a minimised optimal point (cached per γ for the run) and γ of report `data`."""
+                                                                                       Reference, float]:
+    """Objective, reported end point, its `Reference` (the minimised point cached per γ for the run) and γ."""
     gamma = float(data["point_gamma"])
+    support = _oracle_supports(data["oracle"])[0]
     mask = np.zeros(problem.kappa, dtype=bool)
-    mask[list(data["oracle"]["supports"][0])] = True
+    mask[support] = True
     objective = Objective(variant, problem)
     bad = np.asarray(data["end"]["theta"], dtype=np.float64)
     key = ("variant", gamma)
     if key not in cache:
-        cache[key] = _optimal_point(objective, mask, gamma)
-    return objective, bad, cache[key], gamma
+        fit = objective.layout.pack(variant.init_from_support(problem, mask[None], gamma), 1)[0]
+        opt = _optimal_point(objective, mask, gamma)
+        cache[key] = (fit, opt, batch_energies(objective, np.stack([fit, opt]), gamma))
+    fit, opt, (e_fit, e_opt) = cache[key]
+    e_bad = float(batch_energies(objective, bad[None], gamma)[0])
+    if np.isfinite(e_opt) and (not np.isfinite(e_bad) or e_opt < e_bad - rounding_level(e_bad)):
+        ref = Reference(opt, "optimal_minimum", support, float(e_opt), float(e_opt))
+    else:  # no lower minimum from the sparsest fit: never compare the point with itself
+        ref = Reference(fit, "sparsest_fit", support, float(e_fit), float(e_opt))
+    return objective, bad, ref, gamma
 
 
 def energy_profiles(data: dict, problem: Problem, variant: Variant, cache: dict | None = None) -> dict:
-    """Energies along the straight segment from the bad point to an optimal point, for the variant (its parameter
-    space) and for vae-full (ν-space, both ends built by init_from_support and the optimal end minimised), and the
-    barrier on the variant's segment (`barrier_on_segment`: height, where it peaks and is crossed).
+    """Energies along the straight segment from the reported point to its reference point (`Reference`), for the
+    variant (its parameter space) and for vae-full (ν-space, both ends built by init_from_support and the optimal
+    end minimised), the barrier on the variant's segment (`barrier_on_segment`) and the reference it was measured
+    against.
 
     cache: optional dict reused across the reports of one run, so each optimal end point is minimised once."""
     cache = {} if cache is None else cache
-    objective, bad, opt, gamma = _end_points(data, problem, variant, cache)
+    objective, bad, ref, gamma = _end_points(data, problem, variant, cache)
     mask = np.zeros(problem.kappa, dtype=bool)
-    mask[list(data["oracle"]["supports"][0])] = True
-    t, E = _segment_energies(objective, bad, opt, gamma)
-    barrier = barrier_on_segment(objective, bad, opt, gamma)
+    mask[ref.support] = True
+    t, E = _segment_energies(objective, bad, ref.theta, gamma)
+    barrier = barrier_on_segment(objective, bad, ref.theta, gamma)
     cache[("barrier", gamma, bad.tobytes())] = barrier
     full = BUILTINS["vae-full"]
     fobj = Objective(full, problem)
@@ -307,9 +393,9 @@ def energy_profiles(data: dict, problem: Problem, variant: Variant, cache: dict 
     nu_opt = cache[("builtin vae-full", gamma)]
     _, F = _segment_energies(fobj, nu_bad, nu_opt, gamma)
     out = {"t": t.tolist(), "variant_energy": _finite_list(E), "vae_full_energy": _finite_list(F),
-           "optimal_energy": float(E[-1]) if np.isfinite(E[-1]) else None,
-           "optimal_support": list(data["oracle"]["supports"][0]),
-           "barrier": {"height": barrier["height"], "t_peak": barrier["t_peak"], "t_cross": barrier["t_cross"]}}
+           "optimal_energy": ref.energy if ref.kind == "optimal_minimum" and np.isfinite(ref.energy) else None,
+           "optimal_support": ref.support, "reference": ref.record(),
+           "barrier": {k: barrier[k] for k in ("height", "t_peak", "t_cross", "status", "rounding")}}
     if data.get("gamma_mode") == "learned":
         out["gamma_profile"] = gamma_profile(objective, bad, gamma)
     return out
@@ -326,29 +412,89 @@ def gamma_profile(objective: Objective, theta: np.ndarray, gamma: float, span: f
     return {"gamma": g.tolist(), "energy": _finite_list(E), "point_gamma": gamma}
 
 
+def problem_text(data: dict) -> str:
+    """The problem's size and where it came from (profile problem and seed, or file), for figure and Markdown."""
+    prob = data["problem"]
+    size = prob["describe"].replace("kappa=", "κ=").replace(" noise=0", "").replace("=", " = ")
+    origin = data.get("profile", {}).get("origin") or {}
+    where = f" {origin['name']}" if origin.get("name") else (f" {origin['file']}" if origin.get("file") else "")
+    if "seed" in origin:
+        rows = f"{origin['rows']} rows, " if origin.get("rows") else ""
+        return f"problem{where}: {size} ({rows}problem seed {origin['seed']})"
+    if where:
+        return f"problem{where}: {size}"
+    return f"problem: {size} (generator seed not recorded)"
+
+
+def k_star_text(oracle: dict) -> str:
+    """k* with its method and certainty, e.g. ``k* = 3 (enumerate, certain)``."""
+    certain = oracle.get("k_star_certain", True)
+    return (f"k* {'=' if certain else '≤'} {_oracle_k(oracle)} ({stored_oracle_method(oracle)}, "
+            f"{'certain' if certain else 'not certain'})")
+
+
+def proof_text(verdict: dict) -> str:
+    """The interval proof's status in words (``proof: proved``, ``proof: n/a (...)``, ``proof: not attempted``)."""
+    pr = verdict.get("proof")
+    if pr is None:
+        return "proof: not attempted"
+    if pr["status"] == "not_applicable":
+        return "proof: n/a (no interval proof for this variant)"
+    return f"proof: {pr['status'].replace('_', ' ')}"
+
+
+def _figure_notes(data: dict, ref: Reference, energy: float, barrier: dict) -> tuple[str, ...]:
+    """The text panel of a fixed-γ figure: the two points, the barrier statement, the claim."""
+    import textwrap
+
+    from vaetheory.report.figure import barrier_text
+
+    v = data["verdict"]
+    lines = [f"this point: {data['kind']}, {len(v['support'])} active rows {v['support']}, energy {energy:.6g}",
+             f"reference ({ref.label}): support {ref.support}, energy {ref.energy:.6g}"]
+    if ref.kind == "sparsest_fit":
+        lines.append(f"minimising from the sparsest fit reaches energy {ref.minimised_energy:.6g}, no lower than "
+                     "this point's: no other minimum to compare with (a convex variant has a single minimum), and "
+                     "no barrier between this point and the sparsest solution")
+    lines += [barrier_text(barrier), f"claim ({data['variant']['claim']['kind']}): "
+              f"{data['variant']['claim']['status']}",
+              f"run seed {data['seed']}, restart {data['restart']} (start: {data['start']['kind']})"]
+    reached = data.get("reached_by")
+    if reached:
+        lines.append(f"{reached['count']} of {reached['of']} end points reached this support")
+    return tuple(w for line in lines for w in textwrap.wrap(line, 62, subsequent_indent="   "))
+
+
 def render_png(data: dict, problem: Problem, variant: Variant, cache: dict | None = None) -> bytes:
-    """The report's figure (`vaetheory.report.figure.ReportFigure`): the barrier on the segment from the bad point to
-    an optimal point, the latent scales (ν for the VAEs) of both as bars over the κ columns, and the energy on the
-    plane through the bad point, the optimal point and max(bad, optimal) (`energy_plane`); with γ learned, the
-    energy along γ. Every energy is evaluated in batches by the objective. With a `cache` shared by the reports of
-    one run, the figure itself is built once and each report redraws only its data."""
+    """The report's figure (`vaetheory.report.figure.ReportFigure`): the energy on the segment from the reported
+    point to its reference point (`Reference`: an optimal minimum, or the sparsest solution's fit when no lower
+    minimum exists), the energy on the plane through both and max(both) (`energy_plane`), the latent scales (ν
+    for the VAEs) of both as bars over the κ columns, and the energy along γ (learned γ) or the report's numbers;
+    the problem's size and seed, k* and the proof status in its header. Every energy is evaluated in batches by the
+    objective. With a `cache` shared by the reports of one run, the figure itself is built once and each report
+    redraws only its data."""
     from vaetheory.report.figure import FigureData, ReportFigure
 
     cache = {} if cache is None else cache
-    objective, bad, opt, gamma = _end_points(data, problem, variant, cache)
-    barrier = cache.get(("barrier", gamma, bad.tobytes())) or barrier_on_segment(objective, bad, opt, gamma)
+    objective, bad, ref, gamma = _end_points(data, problem, variant, cache)
+    barrier = cache.get(("barrier", gamma, bad.tobytes())) or barrier_on_segment(objective, bad, ref.theta, gamma)
+    t, E = _segment_energies(objective, bad, ref.theta, gamma)
+    rel = E - E[0]
+    rel = np.where(np.abs(rel) <= barrier["rounding"], 0.0, rel)
     gp = data.get("profile", {}).get("gamma_profile")
-    scale_label = "ν_j" if objective.layout.names == ("nu",) else "latent scale (variant.latent_scales)"
+    scale_label = "latent scale ν_j" if objective.layout.names == ("nu",) else "latent scale of column j"
     key = ("figure", problem.kappa, scale_label, bool(gp))
     if key not in cache:
         cache[key] = ReportFigure(problem.kappa, scale_label, with_gamma=bool(gp))
-    title = (f"{data['kind']}: {data['variant']['name']} on {data['problem']['describe']}, "
-             f"γ = {gamma:g} ({data['gamma_mode']})")
+    title = (f"{data['kind']}: {data['variant']['name']}, γ = {gamma:.3g} ({data['gamma_mode']}"
+             + (", γ → 0 limit" if data["verdict"].get("limit") else "") + ")")
+    facts = " · ".join([problem_text(data), k_star_text(data["oracle"]),
+                        f"this point: {len(data['verdict']['support'])} rows, {proof_text(data['verdict'])}"])
     return cache[key].draw(FigureData(
-        barrier=barrier, scales=objective.latent_scales(np.stack([bad, opt])),
-        plane=energy_plane(objective, bad, opt, gamma), bad_support=list(data["verdict"]["support"]),
-        opt_support=list(data["oracle"]["supports"][0]), gamma_profile=gp, gamma_floor=data.get("gamma_floor"),
-        title=title))
+        segment={"t": t, "rel": rel}, barrier=barrier, scales=objective.latent_scales(np.stack([bad, ref.theta])),
+        plane=energy_plane(objective, bad, ref.theta, gamma), bad_support=list(data["verdict"]["support"]),
+        opt_support=list(ref.support), ref_label=ref.label, gamma_profile=gp, gamma_floor=data.get("gamma_floor"),
+        title=title, facts=facts, notes=_figure_notes(data, ref, float(E[0]), barrier)))
 
 
 def write_report(data: dict, out_dir: str | os.PathLike = DEFAULT_OUT, *, problem: Problem | None = None,
@@ -358,9 +504,9 @@ def write_report(data: dict, out_dir: str | os.PathLike = DEFAULT_OUT, *, proble
     ``<variant>-<hash of the JSON>``: the same counterexample written twice (by one run or two) is one report."""
     out = Path(out_dir)
     cache = {} if cache is None else cache
-    drawable = plot and problem is not None and variant is not None and data["oracle"]["supports"]
+    drawable = plot and problem is not None and variant is not None and bool(_oracle_supports(data["oracle"]))
     if drawable:
-        data = data | {"profile": energy_profiles(data, problem, variant, cache)}
+        data = data | {"profile": data.get("profile", {}) | energy_profiles(data, problem, variant, cache)}
     body = json.dumps(data, indent=1, allow_nan=False, sort_keys=True).encode()
     stem = f"{_safe(data['variant']['name'])}-{hashlib.sha256(body).hexdigest()[:12]}"
     json_path, md_path = out / f"{stem}.json", out / f"{stem}.md"
@@ -401,9 +547,14 @@ def distinct_bad_points(result: CheckResult) -> list[list[int]]:
 
 
 def write_check_reports(result: CheckResult, out_dir: str | os.PathLike = DEFAULT_OUT, *, spec: str | None = None,
-                        plot: bool = True, limit: int | None = None) -> list[ReportPaths]:
+                        plot: bool = True, limit: int | None = None, origin: dict | None = None
+                        ) -> list[ReportPaths]:
     """One report per distinct (support, verdict) among the ``bad_local_min`` points of `result` (the first `limit`
-    of them when given), for the first end point that reached it, with the count and restarts of all that did."""
+    of them when given), for the first end point that reached it, with the count and restarts of all that did.
+
+    origin: where the problem came from, stored as ``profile.origin`` and shown on the figure: ``{"name", "rows",
+    "seed", "generator"}`` of a generated problem, or ``{"file": name}`` (with the generator seed when the file's
+    provenance was verified)."""
     groups = distinct_bad_points(result)
     groups = groups[:limit] if limit is not None else groups
     cache: dict = {}
@@ -411,6 +562,11 @@ def write_check_reports(result: CheckResult, out_dir: str | os.PathLike = DEFAUL
     for members in groups:
         data = point_report(result, members[0], spec=spec)
         data["reached_by"] = {"count": len(members), "restarts": members, "of": len(result.points)}
+        prov = getattr(result.problem, "provenance", None) or {}
+        if origin and "seed" not in origin and prov.get("seed") is not None:  # a file's verified generator seed
+            origin = dict(origin) | {"seed": prov["seed"]}
+        if origin:  # illustration, like the rest of `profile`: replay does not use it
+            data["profile"] = {"origin": dict(origin)}
         out.append(write_report(data, out_dir, problem=result.problem, variant=result.variant, plot=plot,
                                 cache=cache))
     return out

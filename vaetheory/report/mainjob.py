@@ -118,6 +118,13 @@ def gamma_modes(variant: Variant) -> tuple[bool, ...]:
     return (False, True) if variant.gamma.learnable else (False,)
 
 
+def problem_origin(spec: ProblemSpec) -> dict:
+    """Where a generated problem of the main job came from (stored in its reports, shown on their figures)."""
+    call = (f"make_problem({spec.d}, {spec.kappa}, {spec.r}, {spec.n}, {spec.rows!r}, seed={spec.seed}"
+            + ("" if spec.coherence is None else f", coherence={spec.coherence}") + ")")
+    return {"name": spec.name, "rows": spec.rows, "seed": spec.seed, "generator": call}
+
+
 def _run_one(variant: Variant, spec: ProblemSpec, problem, analysis, restarts: int, seed: int, out: Path,
              report_spec: str | None, learn_gamma: bool = False) -> RunRecord:
     rec = RunRecord(variant.name, spec.name, problem.describe(), gamma_mode="learned" if learn_gamma else "fixed")
@@ -127,7 +134,8 @@ def _run_one(variant: Variant, spec: ProblemSpec, problem, analysis, restarts: i
                            learn_gamma=learn_gamma)
         rec.summary, rec.claim_status = result.summary, result.claim_status
         rec.gamma, rec.gamma_mode = result.gamma, result.gamma_mode
-        paths = write_check_reports(result, out, spec=report_spec, limit=REPORTS_PER_RUN)
+        paths = write_check_reports(result, out, spec=report_spec, limit=REPORTS_PER_RUN,
+                                    origin=problem_origin(spec))
         rec.reports = [p.json.name for p in paths]
     except Exception as exc:  # a variant may fail in any way: record it, keep the other runs
         rec.error = _error_text(exc)
@@ -192,7 +200,8 @@ def check_problem_file(spec: str, *, problem_path: str, restarts: int, seed: int
     result = run_check(p, variant, restarts=restarts, seed=seed, gamma=gamma, learn_gamma=learn_gamma,
                        analysis=analysis, **(options or {}))
     t = time.perf_counter()
-    paths = write_check_reports(result, out_dir, spec=None if BUILTINS.get(spec) is variant else spec)
+    paths = write_check_reports(result, out_dir, spec=None if BUILTINS.get(spec) is variant else spec,
+                                origin={"file": Path(problem_path).name})
     data = result.to_dict()
     data["timings"] |= {"analysis": t_analysis, "reports": time.perf_counter() - t}
     s = result.summary
