@@ -2,12 +2,18 @@
 
 ``auto`` tries, in order (docs/oracles.md):
 
+0. a screen that costs almost nothing: k* ≥ rank X always, and a fit of size rank X uses only columns in range(X);
+   when a few such columns exist, their rank-X subsets are tested, and a fit found is the best known fit (so a
+   column that is a multiple of x, with n = 1, gives k* = 1 at once, whatever else the planted support says);
 1. ``enumerate`` when it is sure to finish within the subset budget: the enumeration up to the best known exact
-   fit (the planted support, a candidate, the ℓ2,1 support; else min(d, κ)) costs at most the budget, or that fit
-   has size rank X and the rank-aware test needs few subsets;
-2. ``uniqueness`` when the MMV bound holds for the best known exact fit (it says why when not);
+   fit (the planted support, a candidate, the ℓ2,1 support, the screen's fit; else min(d, κ)) costs at most the
+   budget, or that fit has size rank X and the rank-aware test needs few subsets;
+2. ``uniqueness`` when the MMV bound holds for the best known exact fit (it says why when not); its answer is
+   certain only for a Φ known to be generic (`vaetheory.problems.provenance`);
 3. ``mip`` within the time limit (noiseless problems; its answer says whether optimality was proven);
 4. ``none`` when nothing else applies (a noisy problem over the budget).
+An answer that is not certain does not end the search: the next method is tried, and when none is certain the
+uncertain answer with the smallest k* (the tightest upper bound) is returned.
 
 The answer's `basis` starts with "auto → <method>" and ``details["auto"]`` lists why earlier methods were skipped.
 """
@@ -51,6 +57,31 @@ def _in_range_count(problem: Problem, rank_X: int) -> int:
     return int(np.sum(np.linalg.norm(Pn - Ur @ (Ur.T @ Pn), axis=0) <= 1e-7))
 
 
+def range_fit(problem: Problem, budget: int) -> tuple[int, ...] | None:
+    """A support of size rank X that fits X, found among the columns in range(X) when testing their rank-X subsets
+    fits `budget` (the rank-aware level of the enumeration, alone); None otherwise. Noiseless problems only."""
+    if problem.noise != 0:
+        return None
+    rank_X = max(numerical_rank(problem.X), 1)
+    U, _, _ = np.linalg.svd(problem.X, full_matrices=False)
+    Ur = U[:, :rank_X]
+    Pn = problem.Phi / np.linalg.norm(problem.Phi, axis=0)
+    pool = np.flatnonzero(np.linalg.norm(Pn - Ur @ (Ur.T @ Pn), axis=0) <= 1e-7)
+    if len(pool) < rank_X or n_subsets(len(pool), rank_X) > min(budget, RANGE_SCREEN_SUBSETS):
+        return None
+    from itertools import combinations
+
+    rtol = exact_rtol(problem)
+    for T in combinations(pool.tolist(), rank_X):  # at most RANGE_SCREEN_SUBSETS small least-squares fits
+        if fit_residual(problem.Phi, problem.X, T) <= rtol:
+            return canonical(T)
+    return None
+
+
+#: Most subsets the range(X) screen may test.
+RANGE_SCREEN_SUBSETS = 2_000
+
+
 def enumeration_affordable(problem: Problem, k_ub: int | None, budget: int) -> tuple[bool, str]:
     """(sure to finish within `budget`?, the estimate) for an enumeration when k* ≤ k_ub."""
     k_max = min(problem.d, problem.kappa) if k_ub is None else k_ub
@@ -73,7 +104,8 @@ def run_oracle(problem: Problem, method: str = "auto", *, budget: int = DEFAULT_
     OracleNotApplicable (the method cannot decide) for an explicit method."""
     check_method(method)
     planted = None if problem.Z is None else problem.support
-    best = best_known_fit(problem, [candidate, planted, l21_support])
+    screened = range_fit(problem, budget)
+    best = best_known_fit(problem, [candidate, planted, l21_support, screened])
     if best is not None and planted is not None and best == canonical(planted):
         best = None if candidate is None else best  # the methods then name it "the planted support"
     cand = best if best is not None else candidate
@@ -97,14 +129,24 @@ def run_oracle(problem: Problem, method: str = "auto", *, budget: int = DEFAULT_
              ("mip", lambda: oracle_mip(problem, time_limit=mip_time_limit, candidate=cand,
                                         l21_support=l21_support)),
              ("none", lambda: oracle_none(problem, candidate=cand))]
+    uncertain: list[OracleAnswer] = []
     for name, step in steps:
         if name == "uniqueness" and known is None:
             skipped[name] = "no exact-fit candidate support known"
             continue
         try:
-            return _chosen(step(), skipped, None)
+            answer = step()
         except OracleNotApplicable as exc:
             skipped[name] = str(exc).removeprefix(f"{name}: ")
+            continue
+        if answer.k_star_certain:
+            return _chosen(answer, skipped, None)
+        uncertain.append(answer)
+        skipped[name] = f"answered k* <= {answer.k_star} but not certainly"
+    if uncertain:  # the tightest upper bound (earliest method on ties: it says more about how it was found)
+        best_answer = min(uncertain, key=lambda a: a.k_star)
+        skipped.pop(best_answer.method, None)
+        return _chosen(best_answer, skipped, None)
     raise OracleNotApplicable("auto: no oracle method applies: " + "; ".join(f"{k}: {v}" for k, v in skipped.items()))
 
 

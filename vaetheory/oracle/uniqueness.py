@@ -8,9 +8,11 @@ m columns of Φ are linearly independent. That is established, cheapest first, b
 1. the coherence bound ``spark(Φ) ≥ 1 + 1/μ(Φ)`` (or full column rank when κ ≤ d): certain, no enumeration;
 2. testing every m-subset of columns (batched singular values, `vaetheory.core.subsets`) when C(κ, m) fits the
    budget: certain;
-3. otherwise, when ``assume_generic``: spark(Φ) = d + 1 (true with probability one for a Gaussian Φ) — after the
-   checks that are affordable (rank Φ = d, every small set of columns independent) — and the answer says that it
-   rests on genericity (`OracleAnswer.assumption`).
+3. otherwise, when ``assume_generic``: spark(Φ) = d + 1 — after the checks that are affordable (rank Φ = d, every
+   small set of columns independent). That is *known* (with probability one) only for a Φ that vaetheory drew from
+   a continuous distribution (`vaetheory.problems.provenance`): then k* is certain and the answer names the
+   genericity it rests on (`OracleAnswer.assumption`). For any other Φ (a user's file) genericity is an assumption
+   nobody checked: k* is reported as an upper bound (``k_star_certain`` False) with the assumption named.
 
 The candidate (the planted support, or one given) must fit X exactly; it is refitted by least squares.
 """
@@ -29,6 +31,7 @@ from vaetheory.oracle.exhaustive import fit_residual
 from vaetheory.problems.conditions import spark_bounds
 from vaetheory.problems.generate import mutual_coherence
 from vaetheory.problems.problem import Problem
+from vaetheory.problems.provenance import describe, drawn_continuous
 
 #: Most m-subsets the exact spark test may check (batched SVDs of d×m blocks).
 DEFAULT_SPARK_BUDGET = 2_000_000
@@ -81,6 +84,7 @@ def oracle_uniqueness(problem: Problem, *, candidate=None, spark_budget: int = D
     details = {"support_size": size, "rank_X": rank_X, "columns_needed_independent": m, "coherence": mu,
                "candidate": origin}
     assumption = None
+    certain = True
     if kappa <= d and rank_Phi == kappa:
         spark_text, details["spark"] = "spark = ∞ (Φ has full column rank)", None
     elif m > min(d, kappa) or m > rank_Phi:
@@ -114,12 +118,19 @@ def oracle_uniqueness(problem: Problem, *, candidate=None, spark_budget: int = D
         else:
             details["spark"] = d + 1
             details["spark_verified_lower_bound"] = verified
-            assumption = (f"Φ is generic: spark(Φ) = d + 1 = {d + 1} (every d columns independent), which holds "
-                          f"with probability one for a Gaussian Φ; verified only rank Φ = d and every set of ≤ "
-                          f"{verified - 1} columns independent (the {m}-column sets are too many: C({kappa}, {m}) = "
-                          f"{n_subsets(kappa, m):.3g})")
+            drawn = drawn_continuous(problem)
+            details["provenance"] = describe(problem)
+            certain = drawn
+            assumption = (f"Φ is generic: spark(Φ) = d + 1 = {d + 1} (every d columns independent), "
+                          + ("which holds with probability one for the Φ vaetheory drew from a continuous "
+                             f"distribution ({describe(problem)})" if drawn else
+                             f"ASSUMED, not known: {describe(problem)}, so k* = {size} is only an upper bound")
+                          + f"; verified only rank Φ = d and every set of ≤ {verified - 1} columns independent (the "
+                          f"{m}-column sets are too many: C({kappa}, {m}) = {n_subsets(kappa, m):.3g})")
             spark_text = f"spark = d + 1 = {d + 1} by genericity (not verified)"
     basis = (f"MMV uniqueness bound (Chen & Huo 2006): |S| = {size} < (spark − 1 + rank X)/2 with rank X = {rank_X} "
              f"and {spark_text}; {origin} fits X (residual {res:.2g})")
-    return OracleAnswer("uniqueness", size, True, S, res, basis, (S,), True, rtol, time.perf_counter() - t0,
+    if not certain:
+        basis += "; NOT certain: Φ's genericity is assumed, not known (k* ≤ |S|)"
+    return OracleAnswer("uniqueness", size, certain, S, res, basis, (S,), certain, rtol, time.perf_counter() - t0,
                         assumption, details | {"search": "uniqueness"})

@@ -105,9 +105,14 @@ def sparse_codes(kappa: int, r: int, n: int, rows: RowKind = "orthogonal", seed=
 
 def make_problem(d: int, kappa: int, r: int, n: int, rows: RowKind = "orthogonal", seed=None, *,
                  coherence: float | None = None, noise: float = 0.0, rank: int | None = None) -> Problem:
-    """Generate a Problem: Gaussian (or coherent) unit-norm Φ, planted row-sparse Z*, X = Φ Z* (+ noise)."""
+    """Generate a Problem: Gaussian (or coherent) unit-norm Φ, planted row-sparse Z*, X = Φ Z* (+ noise). The problem
+    records how Φ was drawn (`provenance`; with an integer seed a file written by `Problem.save` can prove it)."""
     check_int(d, "d", low=1)
     rng = _rng(seed)
+    provenance = {"phi": "gaussian" if coherence is None else "coherent",
+                  "seed": int(seed) if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool) else None}
+    if coherence is not None:
+        provenance["coherence"] = float(coherence)
     Phi = gaussian_dictionary(d, kappa, rng) if coherence is None else coherent_dictionary(d, kappa, coherence, rng)
     Z = sparse_codes(kappa, r, n, rows, rng, rank=rank)
     X = Phi @ Z
@@ -115,4 +120,4 @@ def make_problem(d: int, kappa: int, r: int, n: int, rows: RowKind = "orthogonal
         if noise < 0 or not np.isfinite(noise):
             raise InputError(f"noise must be finite and >= 0, got {noise}")
         X = X + noise * rng.standard_normal(X.shape)
-    return Problem(Phi=Phi, X=X, Z=Z, noise=noise)
+    return Problem(Phi=Phi, X=X, Z=Z, noise=noise, provenance=provenance)

@@ -11,6 +11,7 @@ import numpy as np
 
 from vaetheory.core.errors import InputError
 from vaetheory.core.validation import as_matrix
+from vaetheory.problems.provenance import provenance_text, verified_provenance
 
 #: Relative tolerance for "X lies in range(Φ)" and "X = Φ Z" on noiseless problems.
 RANGE_RTOL = 1e-8
@@ -63,6 +64,10 @@ class Problem:
         ``RANGE_RTOL``; if Z is given, X must equal Φ Z to the same tolerance.
     Z : optional (κ, n) planted code Z*.
     noise : standard deviation of the additive noise used to make X (0 for noiseless problems).
+    provenance : how Φ was made, when vaetheory drew it (`vaetheory.problems.provenance`): e.g.
+        ``{"phi": "gaussian", "seed": 3}``. Only such a Φ is *known* to be generic (every d columns independent with
+        probability one); a Φ from anywhere else is not assumed to be (docs/oracles.md). A file's provenance is
+        believed only when regenerating Φ from it reproduces Φ exactly.
 
     Arrays are copied and made read-only, so a Problem cannot be changed after validation.
     """
@@ -71,6 +76,7 @@ class Problem:
     X: np.ndarray
     Z: np.ndarray | None = None
     noise: float = 0.0
+    provenance: dict | None = None
 
     def __post_init__(self) -> None:
         Phi = as_matrix(self.Phi, "Phi")
@@ -133,6 +139,8 @@ class Problem:
         out = {"Phi": np.asarray(self.Phi), "X": np.asarray(self.X), "noise": np.float64(self.noise)}
         if self.Z is not None:
             out["Z"] = np.asarray(self.Z)
+        if self.provenance is not None and self.provenance.get("seed") is not None:  # only what a reader can verify
+            out["provenance"] = np.array(provenance_text(self.provenance))
         return out
 
     def save(self, path: str | os.PathLike) -> Path:
@@ -162,7 +170,10 @@ class Problem:
                 raise InputError(f"noise must be a numeric scalar, got {raw.dtype} array of shape {raw.shape}")
             noise = float(raw)
         Z = arrays["Z"] if "Z" in arrays else None
-        return cls(Phi=arrays["Phi"], X=arrays["X"], Z=Z, noise=noise)
+        problem = cls(Phi=arrays["Phi"], X=arrays["X"], Z=Z, noise=noise)
+        if "provenance" in arrays:
+            object.__setattr__(problem, "provenance", verified_provenance(arrays["provenance"], problem.Phi))
+        return problem
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Problem":

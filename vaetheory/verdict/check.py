@@ -25,7 +25,7 @@ from vaetheory.search.multistart import SearchResult, make_starts, minimise
 from vaetheory.core.validation import check_int, check_positive
 from vaetheory.core.protocol import Variant
 from vaetheory.verdict.judge import VERDICTS, PointVerdict, judge_points, point_verdicts, rejudge, summarise
-from vaetheory.verdict.proofs import PROVE_MAX_D, attach_proofs, proof_summary
+from vaetheory.verdict.proofs import PROVE_MAX_D, proof_summary, settle
 
 
 #: The ℓ2,1 relaxation (a second-order cone program) is skipped when U has more entries (κ·n) than this: measured
@@ -179,21 +179,24 @@ def run_check(problem: Problem, variant: Variant, *, restarts: int = 32, seed: i
     if consistency.contradicted:  # a sparser exact fit than a "certain" k*: judge every point again
         analysis = replace(analysis, oracle=consistency.oracle)
         judged = rejudge(judged, consistency.oracle, problem.Phi, problem.X)
-    cert, masks, verdicts = judged.certificate, judged.masks, judged.verdicts
+    cert, masks = judged.certificate, judged.masks
     U = objective.representation(search.theta, search.gamma)
     own = np.linalg.norm(problem.X[None] - problem.Phi[None] @ U, axis=(1, 2)) / np.linalg.norm(problem.X)
     timings["certify"] = time.perf_counter() - t
-    points = point_verdicts(judged, search.gamma, starts.kinds, own)
-    proofs = [None] * len(verdicts)
-    proved = None
+    proofs = proved = None
     if prove if prove is not None else problem.d <= PROVE_MAX_D:
         t = time.perf_counter()
-        proofs = [p.to_dict() for p in attach_proofs(objective, search.theta, search.gamma, verdicts, masks,
-                                                     analysis.oracle, learn_gamma=learn_gamma,
-                                                     gamma_floor=judged.floor, active_rtol=cert.active_rtol)]
+        verdicts, reasons, proofs = settle(objective, search.theta, search.gamma, judged.verdicts, judged.reasons,
+                                           masks, judged.residuals, analysis.oracle, learn_gamma=learn_gamma,
+                                           gamma_floor=judged.floor, active_rtol=cert.active_rtol)
+        judged = replace(judged, verdicts=verdicts, reasons=reasons)
+        proofs = [p.to_dict() for p in proofs]
         timings["prove"] = time.perf_counter() - t
+        proved = proof_summary(judged.verdicts, proofs)
+    verdicts = judged.verdicts
+    points = point_verdicts(judged, search.gamma, starts.kinds, own)
+    if proofs is not None:
         points = [replace(p, proof=proofs[i]) for i, p in enumerate(points)]
-        proved = proof_summary(verdicts, proofs)
     summary = summarise(verdicts)
     ctx = ClaimContext(analysis.conditions, analysis.oracle, float(np.max(search.gamma)), search.gamma_mode)
     claim = claim_for(variant, search.gamma_mode)

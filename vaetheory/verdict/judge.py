@@ -7,7 +7,10 @@ active Hessian that is positive definite beyond the tolerance (`Certificate.stri
 first-order tests and is positive *semi*definite only, or whose support is empty, is ``degenerate_min``: it may lie
 on a flat valley (e.g. twin columns of Φ sharing one weight, where the energy is constant along ν_a + ν_b), and is
 never counted as a strict minimum, good or bad; its reason says why and names parallel active columns and the
-optimal support a valley connects to when there is one.
+optimal support a valley connects to when there is one. The float test cannot tell a flat valley from a strict
+minimum whose Hessian is merely ill-conditioned (relative eigenvalues of 1e-11 occur at interior minima with γ
+learned far below 1e-6); an interval proof can: a ``degenerate_min`` with a non-empty support that is *proved* a
+strict minimum (`vaetheory.verdict.proofs.settle`) gets its strict verdict (`strict_verdict`).
 
 A certified minimum is judged against the oracle's answer. With a certain k*: ``optimal`` when its support is a
 known optimal support (or, when the oracle lists only a witness, has size k*) and fits X; else ``bad_local_min``.
@@ -111,11 +114,18 @@ def classify(cert: Certificate, masks: np.ndarray, residuals: np.ndarray,
             out.append("saddle")
         elif not (cert.strict[i] and support.size):
             out.append("degenerate_min")
-        elif oracle.k_star_certain:
-            out.append("optimal" if fits and oracle.is_optimal(support) else "bad_local_min")
         else:
-            out.append("bad_local_min" if not fits or len(support) > oracle.k else "undecided_min")
+            out.append(strict_verdict(support, fits, oracle))
     return out
+
+
+def strict_verdict(support, fits: bool, oracle: OracleAnswer | OracleResult) -> str:
+    """The verdict of a strict local minimum with this support (`fits`: its refit residual is within the oracle's
+    rtol): against a certain k*, optimal or bad_local_min; against an uncertain one, bad_local_min only when a
+    sparser exact fit is known (or it does not fit), else undecided_min."""
+    if oracle.k_star_certain:
+        return "optimal" if fits and oracle.is_optimal(support) else "bad_local_min"
+    return "bad_local_min" if not fits or len(support) > oracle.k else "undecided_min"
 
 
 def parallel_pairs(Phi: np.ndarray, support) -> list[tuple[int, int]]:

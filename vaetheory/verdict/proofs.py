@@ -16,7 +16,7 @@ from vaetheory.certify.interval import METHOD, prove_points
 from vaetheory.certify.proof import Proof, not_applicable
 from vaetheory.oracle.answer import OracleAnswer
 from vaetheory.oracle.exhaustive import OracleResult, fit_residual
-from vaetheory.verdict.judge import MINIMA, VERDICTS
+from vaetheory.verdict.judge import MINIMA, VERDICTS, strict_verdict
 
 #: Proofs run by default when d is at most this (measured: bench/proof_cost.py).
 PROVE_MAX_D = 20
@@ -78,3 +78,35 @@ def unproved_minima(points) -> list[int]:
     """Indices of reported minima whose proof is missing or not ``proved`` (what ``--require-proof`` fails on)."""
     return [i for i, p in enumerate(points)
             if p.verdict in MINIMA and (p.proof is None or p.proof.get("status") != "proved")]
+
+
+def settle(objective, theta: np.ndarray, gamma: np.ndarray, verdicts: list[str], reasons: list[str | None],
+           masks: np.ndarray, residuals: np.ndarray, oracle: OracleAnswer | OracleResult, *,
+           learn_gamma: bool = False, gamma_floor: float | np.ndarray | None = None,
+           active_rtol: float | None = None) -> tuple[list[str], list[str | None], list[Proof]]:
+    """`attach_proofs` for the reported minima *and* the ``degenerate_min`` points with a support: a degenerate point
+    proved a strict local minimum (the float screen could not tell it from a flat valley; the interval proof can)
+    gets its strict verdict (`strict_verdict`), with the k* rule applied as for any ``bad_local_min``. Returns the
+    verdicts, reasons and proofs."""
+    verdicts, reasons = list(verdicts), list(reasons)
+    trial = [v if not (v == "degenerate_min" and masks[i].any()) else "undecided_min" for i, v in enumerate(verdicts)]
+    proofs = attach_proofs(objective, theta, gamma, trial, masks, oracle, learn_gamma=learn_gamma,
+                           gamma_floor=gamma_floor, active_rtol=active_rtol)
+    for i, v in enumerate(verdicts):
+        if v != "degenerate_min":
+            continue
+        if not masks[i].any() or not proofs[i].proved:  # the flat/empty reading stands
+            proofs[i] = not_applicable(METHOD, f"verdict degenerate_min: {reasons[i]}") if not masks[i].any() \
+                else proofs[i].with_status("not_proved", f"degenerate_min: {proofs[i].reason or reasons[i]}")
+            continue
+        support = np.flatnonzero(masks[i])
+        strict = strict_verdict(support, bool(residuals[i] <= oracle.rtol), oracle)
+        verdicts[i] = strict
+        reasons[i] = None
+        if strict == "bad_local_min":
+            size = int(masks[i].sum())
+            proofs[i] = k_star_rule(proofs[i].with_status(proofs[i].status, proofs[i].reason, support_size=size,
+                                                          **oracle_evidence(oracle, objective.problem.Phi,
+                                                                            objective.problem.X)),
+                                    strict, size, oracle.k)
+    return verdicts, reasons, proofs
