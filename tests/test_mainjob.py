@@ -58,7 +58,14 @@ def test_summaries_and_reports_are_written(job):
     for name in diag.reports:
         assert (job.out_dir / name).is_file()
     md = job.summary_md.read_text()
-    assert "| vae-diag | fixed | tiny |" in md and "| vae-diag | learned | tiny |" in md
+    assert "| vae-diag | fixed | 1e-04 | tiny |" in md and "| vae-diag | learned |" in md
+    assert "- `tiny`: d = 6, κ = 10, r = 2 nonzero rows, n = 4 samples" in md  # cell names explained
+    for name in diag.reports:  # the summary links the readable reports, not their JSON
+        md_name = name.replace(".json", ".md")
+        assert f"]({md_name})" in md and (job.out_dir / md_name).is_file() and f"]({name})" not in md
+    learned = next(r for r in job.records if r.variant == "vae-diag" and r.gamma_mode == "learned")
+    lo, hi = learned.gamma_range  # the learned γ is reported, not the starting γ
+    assert lo <= hi and f"{lo:.1e}" in md and f"{lo:.1e}" in job.table()
     assert "ERROR: " in md and "boom" in md
 
 

@@ -201,10 +201,15 @@ def check(variant_name, problem_path, restarts, seed, gamma, learn_gamma, out_di
         click.echo(done["line"])
         proofs = done["json"].get("proofs")
         if proofs is not None:
-            click.echo("  proved: " + ", ".join(f"{v} {c['proved']}/{done['json']['summary'][v]}"
-                                                for v, c in proofs.items()
-                                                if v in ("optimal", "bad_local_min")
-                                                or (v == "undecided_min" and done["json"]["summary"].get(v))))
+            from vaetheory.verdict.judge import MINIMA
+
+            summary = done["json"]["summary"]
+            if mainjob.proofs_text(proofs, summary) == "n/a":  # no interval hook: nothing was tried, nothing failed
+                click.echo("  proofs n/a: this variant has no interval proof (docs/proofs.md)")
+            else:
+                click.echo("  proved: " + ", ".join(
+                    f"{v} {proofs[v]['proved']}/{summary[v] - proofs[v]['not_applicable']}" for v in MINIMA
+                    if v in proofs and (v in ("optimal", "bad_local_min") or summary.get(v))))
         for x in done["json"]["reports"]:
             click.echo(f"  report: {x}", err=True)
     if require_proof and done["unproved"]:

@@ -504,7 +504,8 @@ def write_report(data: dict, out_dir: str | os.PathLike = DEFAULT_OUT, *, proble
     ``<variant>-<hash of the JSON>``: the same counterexample written twice (by one run or two) is one report."""
     out = Path(out_dir)
     cache = {} if cache is None else cache
-    drawable = plot and problem is not None and variant is not None and bool(_oracle_supports(data["oracle"]))
+    drawable = (plot and problem is not None and variant is not None
+                and bool(_oracle_supports(data["oracle"])))
     if drawable:
         data = data | {"profile": data.get("profile", {}) | energy_profiles(data, problem, variant, cache)}
     body = json.dumps(data, indent=1, allow_nan=False, sort_keys=True).encode()

@@ -50,9 +50,83 @@ class RunRecord:
     reports: list[str] = field(default_factory=list)
     error: str | None = None
     seconds: float = 0.0
+    k_star: int | None = None
+    k_star_certain: bool | None = None
+    oracle_method: str | None = None
+    proofs: dict | None = None  # proof statuses per verdict (`verdict.proofs.proof_summary`); None: not run
+    gamma_range: list[float] | None = None  # learned γ: [lowest, highest] over the run's minima (else end points)
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
+
+
+#: Short column heads of the verdict counts in the text table (a verdict without one shows its own name).
+SHORT = {"optimal": "opt", "bad_local_min": "bad", "undecided_min": "undec", "degenerate_min": "degen",
+         "saddle": "saddle", "not_converged": "not_conv"}
+
+
+def gamma_text(gamma: float | None, mode: str | None, gamma_range: list[float] | None) -> str:
+    """γ as a run used it: the fixed value, or the range the learned γ ended in (never the starting γ alone)."""
+    if gamma is None:
+        return ""
+    if mode == "learned" and gamma_range:
+        lo, hi = gamma_range
+        return f"{lo:.1e}" if lo == hi else f"{lo:.1e}..{hi:.1e}"
+    return f"{gamma:.0e}" + (" (start)" if mode == "learned" else "")
+
+
+def learned_gamma_range(points) -> list[float] | None:
+    """[lowest, highest] γ over the reported minima of a learned-γ run (over every end point when it has none)."""
+    from vaetheory.verdict.judge import MINIMA
+
+    gammas = [p.gamma for p in points if p.verdict in MINIMA] or [p.gamma for p in points]
+    return [float(min(gammas)), float(max(gammas))] if gammas else None
+
+
+def proofs_text(proofs: dict | None, summary: dict[str, int]) -> str:
+    """Proved minima as ``proved/minima`` (e.g. ``8/8``); ``n/a`` when no reported minimum has an applicable proof
+    (the variant has no interval hook, docs/proofs.md), ``off`` when proofs were not run, ``-`` with no minima."""
+    from vaetheory.verdict.judge import MINIMA
+
+    if proofs is None:
+        return "off"
+    minima = sum(summary.get(v, 0) for v in MINIMA)
+    if not minima:
+        return "-"
+    na = sum(proofs.get(v, {}).get("not_applicable", 0) for v in MINIMA)
+    if na == minima:
+        return "n/a"
+    proved = sum(proofs.get(v, {}).get("proved", 0) for v in MINIMA)
+    return f"{proved}/{minima - na}" + (f" ({na} n/a)" if na else "")
+
+
+def format_table(runs: list[dict], failed_variants: dict[str, str] | None = None) -> str:
+    """The main job's text table from its run records (`RunRecord.to_dict`, as stored in summary-<run>.json): one
+    line per (variant, problem, γ mode) with verdict counts, k*, proved minima and claim status (or the error).
+    `vaetheory check` prints it; bench/publish.py renders README's copy from bench/mainjob.json with it."""
+    from vaetheory.verdict.judge import VERDICTS
+
+    heads = [SHORT.get(v, v) for v in VERDICTS]
+    head = (f"{'variant':<10} {'γ mode':<8} {'γ':<15} {'problem':<14} " + " ".join(f"{h:>{max(len(h), 3)}}"
+                                                                              for h in heads)
+            + f" {'k*':>4}  {'proved':<8} claim")
+    lines = [head, "-" * len(head)]
+    for r in runs:
+        row = (f"{r['variant']:<10} {r.get('gamma_mode') or '':<8} "
+               f"{gamma_text(r.get('gamma'), r.get('gamma_mode'), r.get('gamma_range')):<15} {r['problem']:<14} ")
+        if r.get("error") is not None:
+            lines.append(row + f"ERROR: {r['error']}")
+            continue
+        counts = " ".join(f"{r['summary'].get(v, 0):>{max(len(h), 3)}}" for v, h in zip(VERDICTS, heads))
+        k = r.get("k_star")
+        kk = "" if k is None else (f"{k}" if r.get("k_star_certain", True) else f"<={k}")
+        lines.append(row + counts + f" {kk:>4}  {proofs_text(r.get('proofs'), r['summary']):<8} {r['claim_status']}")
+    legend = ", ".join(f"{SHORT[v]} = {v}" for v in VERDICTS if v in SHORT and SHORT[v] != v)
+    lines.append(f"({legend}; proved = minima proved in interval arithmetic / minima with a proof, n/a: the "
+                 "variant has no interval proof)")
+    if failed_variants:
+        lines.append("failed or timed out: " + "; ".join(f"{k} ({v})" for k, v in failed_variants.items()))
+    return "\n".join(lines)
 
 
 @dataclass
@@ -87,18 +161,9 @@ class MainJobResult:
         return 1 if self.refuted else 0
 
     def table(self) -> str:
-        """Plain-text table: one line per (variant, problem) with verdict counts and claim status (or the error)."""
-        head = f"{'variant':<12} {'gamma':<7} {'problem':<16} " + " ".join(f"{v:>13}" for v in VERDICTS) + "  claim"
-        lines = [head, "-" * len(head)]
-        for r in self.records:
-            row = f"{r.variant:<12} {r.gamma_mode or '':<7} {r.problem:<16} "
-            if r.error is not None:
-                lines.append(row + f"ERROR: {r.error}")
-            else:
-                lines.append(row + " ".join(f"{r.summary.get(v, 0):>13}" for v in VERDICTS) + f"  {r.claim_status}")
-        if self.failed_variants:
-            lines.append("failed or timed out: " + "; ".join(f"{k} ({v})" for k, v in self.failed_variants.items()))
-        return "\n".join(lines)
+        """Plain-text table (`format_table`): one line per (variant, problem, γ mode) with verdict counts, k*,
+        proved minima and claim status (or the error)."""
+        return format_table([r.to_dict() for r in self.records], self.failed_variants)
 
 
 def _progress(total: int, enabled: bool):
@@ -134,6 +199,12 @@ def _run_one(variant: Variant, spec: ProblemSpec, problem, analysis, restarts: i
                            learn_gamma=learn_gamma)
         rec.summary, rec.claim_status = result.summary, result.claim_status
         rec.gamma, rec.gamma_mode = result.gamma, result.gamma_mode
+        o = result.analysis.oracle
+        rec.k_star, rec.k_star_certain = int(o.k), bool(o.k_star_certain)
+        rec.oracle_method = getattr(o, "method", "enumerate")
+        rec.proofs = result.proofs
+        if learn_gamma:
+            rec.gamma_range = learned_gamma_range(result.points)
         paths = write_check_reports(result, out, spec=report_spec, limit=REPORTS_PER_RUN,
                                     origin=problem_origin(spec))
         rec.reports = [p.json.name for p in paths]
@@ -206,7 +277,12 @@ def check_problem_file(spec: str, *, problem_path: str, restarts: int, seed: int
     data["timings"] |= {"analysis": t_analysis, "reports": time.perf_counter() - t}
     s = result.summary
     o = result.analysis.oracle
-    line = (f"{variant.name} on {p.describe()} (gamma={result.gamma:g}, {result.gamma_mode}): "
+    if result.gamma_mode == "learned":
+        lo, hi = learned_gamma_range(result.points) or (result.gamma, result.gamma)
+        gamma = f"gamma learned: {lo:.2g} to {hi:.2g} at the minima, started at {result.gamma:g}"
+    else:
+        gamma = f"gamma={result.gamma:g}, fixed"
+    line = (f"{variant.name} on {p.describe()} ({gamma}): "
             + ", ".join(f"{k}={v}" for k, v in s.items()) + f"; claim {result.claim_status}; oracle {o.method} "
             f"(k* {'=' if o.k_star_certain else '<='} {o.k_star}, {'certain' if o.k_star_certain else 'not certain'})")
     from vaetheory.verdict.proofs import unproved_minima
@@ -272,6 +348,7 @@ def run_main_job(profile: str | None = None, out_dir: str | os.PathLike = "repor
     still come from the profile). timeout: time limit in seconds per variant given by spec (import and every
     run); plugin_timeout: the limit for plug-ins when `timeout` is None.
     """
+    t_start = time.perf_counter()
     prof = get_profile(profile)
     problem_specs = list(prof.problems) if problems is None else list(problems)
     entries = list(BUILTINS) if variants is None else list(variants)
@@ -314,29 +391,59 @@ def run_main_job(profile: str | None = None, out_dir: str | os.PathLike = "repor
     run_id = f"{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
     result = MainJobResult(prof.name, seed, records, out, out / f"summary-{run_id}.md",
                            out / f"summary-{run_id}.json")
-    _write_summaries(result, prof.description)
+    _write_summaries(result, prof.description, problem_specs, time.perf_counter() - t_start)
     return result
 
 
-def _write_summaries(result: MainJobResult, description: str) -> None:
-    """summary-<run>.json and .md, written together (a second run sharing the folder writes its own pair)."""
+def _problem_rows(problems: list[ProblemSpec]) -> list[dict]:
+    return [{"name": p.name, "d": p.d, "kappa": p.kappa, "r": p.r, "n": p.n, "rows": p.rows, "seed": p.seed,
+             "coherence": p.coherence, "generator": problem_origin(p)["generator"]} for p in problems]
+
+
+def _write_summaries(result: MainJobResult, description: str, problems: list[ProblemSpec] | None = None,
+                     seconds: float | None = None) -> None:
+    """summary-<run>.json and .md, written together (a second run sharing the folder writes its own pair).
+
+    The Markdown explains the problem names, gives per run the verdict counts, k*, proof counts, claim status,
+    seconds and links to the readable (.md) reports; the JSON holds the same records (`format_table` prints them)."""
+    from vaetheory.verdict.judge import VERDICTS
+
     data = {"profile": result.profile, "seed": result.seed, "versions": library_versions(),
+            "problems": _problem_rows(problems or []),
             "refuted": [f"{r.variant} ({r.gamma_mode} gamma) on {r.problem}" for r in result.refuted],
             "errors": [f"{r.variant} on {r.problem}: {r.error}" for r in result.errors],
             "failed_variants": result.failed_variants,
-            "runs": [r.to_dict() for r in result.records], "exit_code": result.exit_code}
-    md = [f"# vaetheory main job — profile `{result.profile}` ({description}), seed {result.seed}", "",
-          "| variant | γ | problem | " + " | ".join(VERDICTS) + " | claim | reports |",
-          "|---" * (len(VERDICTS) + 5) + "|"]
+            "runs": [r.to_dict() for r in result.records], "exit_code": result.exit_code,
+            "seconds": seconds}
+    md = [f"# vaetheory main job — profile `{result.profile}` ({description}), seed {result.seed}", ""]
+    if problems:
+        md += ["Problems (X = ΦZ*, Φ Gaussian with unit columns; the name gives the row structure of Z* — `ortho`: "
+               "orthogonal nonzero rows, `gauss`: Gaussian rows, `coherent`: a coherent Φ — then d and κ):", ""]
+        md += [f"- `{p.name}`: d = {p.d}, κ = {p.kappa}, r = {p.r} nonzero rows, n = {p.n} samples, "
+               f"{p.rows} rows, seed {p.seed}" + ("" if p.coherence is None else f", coherence {p.coherence}")
+               + f" (`{problem_origin(p)['generator']}`)" for p in problems]
+        md.append("")
+    md += ["Counts are end points (restarts) per verdict (docs/theory.md §5). k*: the fewest nonzero rows of an "
+           "exact representation (≤ when not certain). proved: minima proved strict local minima in interval "
+           "arithmetic out of those with a proof (docs/proofs.md); n/a: the variant has no interval proof; off: "
+           "proofs not run. γ: the fixed value, or with γ learned the range it ended in at the minima.", "",
+           "| variant | γ mode | γ | problem | " + " | ".join(VERDICTS) + " | k* | proved | claim | s | reports |",
+           "|---" * (len(VERDICTS) + 9) + "|"]
     for r in result.records:
+        gamma = gamma_text(r.gamma, r.gamma_mode, r.gamma_range)
+        head = f"| {r.variant} | {r.gamma_mode or ''} | {gamma} | {r.problem} | "
         if r.error is not None:
-            md.append(f"| {r.variant} | {r.gamma_mode or ''} | {r.problem} | " + " | ".join("–" for _ in VERDICTS)
-                      + f" | ERROR: {r.error} | |")
-        else:
-            md.append(f"| {r.variant} | {r.gamma_mode} | {r.problem} | " + " | ".join(str(r.summary.get(v, 0)) for v in VERDICTS)
-                      + f" | {r.claim_status} | " + ", ".join(f"[{n}]({n})" for n in r.reports) + " |")
+            md.append(head + " | ".join("–" for _ in VERDICTS) + f" | | | ERROR: {r.error} | {r.seconds:.1f} | |")
+            continue
+        k = "" if r.k_star is None else (f"{r.k_star}" if r.k_star_certain else f"≤ {r.k_star}")
+        links = ", ".join(f"[{Path(n).stem}]({Path(n).with_suffix('.md').name})" for n in r.reports)
+        md.append(head + " | ".join(str(r.summary.get(v, 0)) for v in VERDICTS)
+                  + f" | {k} | {proofs_text(r.proofs, r.summary)} | {r.claim_status} | {r.seconds:.1f} | {links} |")
+    total = "" if seconds is None else (f"; {seconds:.0f} s in all "
+                                        f"({sum(r.seconds for r in result.records):.0f} s in the runs)")
     md += ["", f"Refuted claims: {len(result.refuted)}; variant errors: {len(result.errors)}; "
-           f"exit code {result.exit_code}."]
+           f"exit code {result.exit_code}{total}. Each report holds one distinct bad minimum (at most "
+           f"{REPORTS_PER_RUN} per run); replay one with `vaetheory replay <report>.json`."]
     if result.failed_variants:
         md += ["", "Variants that failed or timed out (their other runs, and every other variant's, are above):"]
         md += [f"- `{name}`: {error}" for name, error in result.failed_variants.items()]
