@@ -23,17 +23,32 @@ def _one_line(text: str) -> str:
     return " ".join(str(text).split())
 
 
+def _os_error(exc: OSError) -> str:
+    """One line for a file-system error: the path(s), then what the system said."""
+    where = " -> ".join(str(f) for f in (exc.filename, exc.filename2) if f is not None)
+    what = exc.strerror or _one_line(exc) or type(exc).__name__
+    return f"{where}: {what}" if where else what
+
+
 class _Group(click.Group):
     """Every user error becomes ONE line ``vaetheory: error: ...`` on stderr and exit code 2: a VaetheoryError
-    raised by a command, and click's own usage errors (bad option values, unknown commands). Ctrl-C is one line
-    and exit code 130."""
+    raised by a command, a file-system error (OSError), running out of memory, a float64 failure of the energy, and
+    click's own usage errors (bad option values, unknown commands). Ctrl-C is one line and exit code 130."""
 
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
         except VaetheoryError as exc:
-            click.echo(f"vaetheory: error: {_one_line(exc)}", err=True)
-            ctx.exit(EXIT_USAGE)
+            message = _one_line(exc)
+        except OSError as exc:  # the file system refused (read-only --out, a full disk, a path through a file)
+            message = _os_error(exc)
+        except MemoryError:
+            message = ("out of memory; use a smaller problem or fewer --restarts (the limits checked up front are "
+                       "estimates: docs/hostile.md)")
+        except FloatingPointError as exc:  # float64 could not evaluate the energy at the values given
+            message = f"numerical failure: {_one_line(exc)} (a gamma or data scale float64 cannot handle?)"
+        click.echo(f"vaetheory: error: {message}", err=True)
+        ctx.exit(EXIT_USAGE)
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         if not standalone_mode:

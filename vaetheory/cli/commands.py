@@ -8,7 +8,8 @@ from __future__ import annotations
 import click
 
 from vaetheory.cli import EXIT_OK, EXIT_REFUTED, cli
-from vaetheory.cli.options import emit_json, load_problem, positive_float, progress_enabled
+from vaetheory.cli.options import (emit_json, finite_float, limit_scale_option, positive_float, progress_enabled,
+                                   screen_problem, writable_folder)
 from vaetheory.core.subsets import DEFAULT_BUDGET
 from vaetheory.oracle.answer import DEFAULT_MIP_TIME_LIMIT, ORACLE_METHODS
 from vaetheory.problems.generate import ROW_KINDS
@@ -19,7 +20,7 @@ _budget_opt = click.option("--budget", type=click.IntRange(min=1), default=DEFAU
                            help="Most subsets the exhaustive oracle may test before failing.")
 _method_opt = click.option("--method", "method", type=click.Choice(ORACLE_METHODS), default="auto", show_default=True,
                            help="Oracle method (docs/oracles.md): auto picks the cheapest certain one.")
-_mip_time_opt = click.option("--mip-time-limit", type=click.FloatRange(min=0, min_open=True),
+_mip_time_opt = click.option("--mip-time-limit", type=float, callback=positive_float,
                              default=DEFAULT_MIP_TIME_LIMIT, show_default=True,
                              help="Wall-clock limit of the MIP oracle, in seconds.")
 #: numpy seeds must be >= 0; click checks it, so a bad seed is a one-line usage error (it was a traceback).
@@ -40,8 +41,8 @@ def _examples(*lines: str) -> str:
 @click.option("--n", "n", type=click.IntRange(min=1), required=True, help="Number of samples.")
 @click.option("--rows", type=click.Choice(ROW_KINDS), default="orthogonal", show_default=True,
               help="Structure of the nonzero rows of Z*.")
-@click.option("--coherence", type=float, default=None, help="Target mutual coherence of Φ (default: Gaussian Φ).")
-@click.option("--noise", type=click.FloatRange(min=0), default=0.0, show_default=True, help="Noise std added to X.")
+@click.option("--coherence", type=float, default=None, callback=finite_float, help="Target mutual coherence of Φ (default: Gaussian Φ).")
+@click.option("--noise", type=click.FloatRange(min=0), default=0.0, callback=finite_float, show_default=True, help="Noise std added to X.")
 @click.option("--seed", type=_SEED, default=0, show_default=True, help="Random seed (>= 0).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), required=True, help="Output .npz file.")
 def generate(d, kappa, r, n, rows, coherence, noise, seed, output):
@@ -61,10 +62,11 @@ def generate(d, kappa, r, n, rows, coherence, noise, seed, output):
 @_budget_opt
 @_method_opt
 @_mip_time_opt
-def oracle(problem, as_json, budget, method, mip_time_limit):
+@limit_scale_option
+def oracle(problem, as_json, budget, method, mip_time_limit, limit_scale):
     """Sparsest row support k* (docs/oracles.md): by enumeration, the MMV uniqueness bound, a big-M MIP, or the
     planted support uncertified; `auto` picks the cheapest certain method and says which and why."""
-    p = load_problem(problem)
+    p = screen_problem(problem, scale=limit_scale, oracle=method)
     from vaetheory.oracle.auto import run_oracle
 
     result = run_oracle(p, method, budget=budget, mip_time_limit=mip_time_limit)
@@ -89,9 +91,10 @@ def oracle(problem, as_json, budget, method, mip_time_limit):
 @_budget_opt
 @_method_opt
 @_mip_time_opt
-def relax(problem, as_json, budget, method, mip_time_limit):
+@limit_scale_option
+def relax(problem, as_json, budget, method, mip_time_limit, limit_scale):
     """ℓ2,1 relaxation: min Σ_j ‖u_j‖₂ subject to ΦU = X (cvxpy), its support and whether it is optimal."""
-    p = load_problem(problem)
+    p = screen_problem(problem, scale=limit_scale, oracle=method, relax=True)
     from vaetheory.oracle.auto import run_oracle
     from vaetheory.oracle.relax import judge_relaxation, l21_relaxation
 
@@ -126,7 +129,7 @@ def relax(problem, as_json, budget, method, mip_time_limit):
               help="Folder for counterexample reports and summaries.")
 @click.option("--profile", "profile_name", default=None,
               help="Run profile (ci, dev, deep; default: $VAETHEORY_PROFILE or ci).")
-@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=None,
+@click.option("--timeout", type=float, default=None, callback=positive_float,
               help="Time limit in seconds per variant, covering its import and all its runs; the variant then "
                    "runs in a child process that is killed when the time is up. Plug-ins always run that way, "
                    "with a default limit of 900 s; built-ins run in this process unless --timeout is given.")
@@ -138,15 +141,16 @@ def relax(problem, as_json, budget, method, mip_time_limit):
 @click.option("--oracle", "oracle_method", type=click.Choice(ORACLE_METHODS), default=None,
               help="How k* is found (docs/oracles.md): auto (default) picks the cheapest certain method; "
                    "enumerate, uniqueness, mip, or none (the planted support, uncertified). Needs --problem.")
-@click.option("--mip-time-limit", type=click.FloatRange(min=0, min_open=True), default=None,
+@click.option("--mip-time-limit", type=float, default=None, callback=positive_float,
               help=f"Wall-clock limit of the MIP oracle in seconds (default {DEFAULT_MIP_TIME_LIMIT:g}).")
 @click.option("--continuation", is_flag=True,
               help="Start every random restart with a gamma-continuation (large gamma down to the run's gamma): "
                    "needed for large active sets (d = 100, kappa = 200, r = 40). Needs --problem.")
 @_budget_opt
 @_json_opt
+@limit_scale_option
 def check(variant_name, problem_path, restarts, seed, gamma, learn_gamma, out_dir, profile_name, timeout, prove,
-          require_proof, oracle_method, mip_time_limit, continuation, budget, as_json):
+          require_proof, oracle_method, mip_time_limit, continuation, budget, as_json, limit_scale):
     """Search, certify and judge local minima: one variant on one problem, or (without --problem) the main job.
 
     One report per distinct bad support is written under --out (with the number of end points that reached it);
@@ -163,6 +167,7 @@ def check(variant_name, problem_path, restarts, seed, gamma, learn_gamma, out_di
 
         profile = get_profile(profile_name)
         _precheck_variant(variant_name)
+        writable_folder(out_dir)
         import json
 
         from vaetheory.report.mainjob import run_main_job
@@ -182,8 +187,11 @@ def check(variant_name, problem_path, restarts, seed, gamma, learn_gamma, out_di
         from vaetheory.problems.profiles import get_profile
 
         get_profile(profile_name)
-    load_problem(problem_path)  # input errors first, before any heavy import
+    # input errors and resource limits first, before any heavy import
+    screen_problem(problem_path, scale=limit_scale, oracle=oracle_method or "auto",
+                   restarts=32 if restarts is None else restarts, gamma=gamma)
     isolated = _precheck_variant(variant_name) or timeout is not None
+    writable_folder(out_dir)
     from vaetheory.report import mainjob
 
     args = {"problem_path": problem_path, "restarts": 32 if restarts is None else restarts, "seed": seed,
@@ -199,6 +207,12 @@ def check(variant_name, problem_path, restarts, seed, gamma, learn_gamma, out_di
         emit_json(done["json"])
     else:
         click.echo(done["line"])
+        consistency = done["json"].get("oracle_consistency") or {}
+        if consistency.get("contradicted"):
+            click.echo(f"  oracle contradicted by the run: {consistency['note']}; every point was judged again")
+        if done["claim_status"].endswith("_unproved"):
+            click.echo(f"  claim {done['claim_status']}: the float certificates say "
+                       f"{done['claim_status'].removesuffix('_unproved')}, but no proved point carries it")
         proofs = done["json"].get("proofs")
         if proofs is not None:
             from vaetheory.verdict.judge import MINIMA

@@ -1,9 +1,68 @@
 """Input validation in the style of scikit-learn: one function per check, exact messages naming the input."""
 from __future__ import annotations
 
+import math
+import zipfile
+
 import numpy as np
 
 from vaetheory.core.errors import InputError
+
+#: Most bytes the members of an .npz may declare together (each member counted, whatever its name): a header or a
+#: zip entry that lies cannot make a load allocate or inflate more than this. 1 GiB holds a d = 10, κ = 10^7
+#: dictionary, far beyond what any oracle can use (`vaetheory.core.limits`).
+MAX_NPZ_BYTES = 2**30
+#: Most members an .npz may hold (a problem file has four).
+MAX_NPZ_MEMBERS = 64
+_NPY_HEADERS = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+
+
+def _declared_bytes(zf: zipfile.ZipFile, info: zipfile.ZipInfo, name: str) -> int:
+    """Bytes that loading member `info` would produce, from its first bytes only (nothing else is decompressed).
+
+    numpy loads any member that starts with the .npy magic as an array, suffix or not; any other member is
+    returned as its raw bytes, whose size the zip directory declares (and zipfile never inflates past it)."""
+    with zf.open(info) as fh:
+        magic = fh.read(len(np.lib.format.MAGIC_PREFIX))
+        if magic != np.lib.format.MAGIC_PREFIX:
+            return info.file_size
+        version = tuple(fh.read(2))
+        read_header = _NPY_HEADERS.get(version)
+        if read_header is None:
+            raise InputError(f"array {name!r}: unsupported .npy format version {'.'.join(map(str, version))}")
+        shape, _, dtype = read_header(fh)
+    if dtype.hasobject:
+        raise InputError(f"array {name!r} holds Python objects (dtype {dtype}); only numeric arrays are read")
+    nbytes = math.prod(shape) * dtype.itemsize
+    if nbytes > info.file_size:
+        raise InputError(f"array {name!r} declares shape {shape} of {dtype} ({nbytes:,} bytes) but the archive "
+                         f"holds {info.file_size:,} bytes for it")
+    return nbytes
+
+
+def screen_npz(path, *, max_bytes: int = MAX_NPZ_BYTES) -> dict[str, int]:
+    """Check an .npz before anything in it is loaded: read each member's .npy header (or, for a member that is not
+    an .npy array, its declared size) through zipfile without decompressing the data, and refuse the archive when a
+    header is inconsistent, a member holds objects, or the members together declare more than `max_bytes`.
+
+    Returns ``{key: declared bytes}`` (keys as numpy names them: a ``.npy`` suffix dropped). Raises InputError;
+    zipfile's own errors (a corrupt directory) propagate for the caller to word."""
+    declared: dict[str, int] = {}
+    with zipfile.ZipFile(path) as zf:
+        members = [i for i in zf.infolist() if not i.is_dir()]
+        if len(members) > MAX_NPZ_MEMBERS:
+            raise InputError(f"holds {len(members):,} members; a problem file has at most {MAX_NPZ_MEMBERS}")
+        total = 0
+        for info in members:
+            name = info.filename.removesuffix(".npy")
+            nbytes = _declared_bytes(zf, info, name)
+            declared[name] = declared.get(name, 0) + nbytes
+            total += nbytes
+            if total > max_bytes:
+                raise InputError(f"member {name!r} declares {nbytes:,} bytes, {total:,} bytes with the members "
+                                 f"before it: over the limit of {max_bytes:,} bytes for a problem file "
+                                 f"(raise it with --limit-scale)")
+    return declared
 
 
 def as_matrix(value, name: str, *, rows: int | None = None, cols: int | None = None) -> np.ndarray:

@@ -10,41 +10,20 @@ from pathlib import Path
 import numpy as np
 
 from vaetheory.core.errors import InputError
-from vaetheory.core.validation import as_matrix
+from vaetheory.core.validation import MAX_NPZ_BYTES, as_matrix, screen_npz
 from vaetheory.problems.provenance import provenance_text, verified_provenance
 
 #: Relative tolerance for "X lies in range(Φ)" and "X = Φ Z" on noiseless problems.
 RANGE_RTOL = 1e-8
-#: Largest array a problem file may declare (bytes): a corrupt or hostile header cannot make a load allocate more.
-MAX_ARRAY_BYTES = 2**31
+#: Largest total a problem file's arrays may declare (bytes; `vaetheory.core.validation.screen_npz`).
+MAX_ARRAY_BYTES = MAX_NPZ_BYTES
+#: The arrays a problem file is read for; other members are screened but never loaded.
+_KEYS = ("Phi", "X", "Z", "noise", "provenance")
 
 
 def _one_line(exc: BaseException) -> str:
     text = " ".join(str(exc).split())[:200]
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
-def _screen_npz(path: Path) -> None:
-    """Read only the .npy headers inside the archive and refuse, before any array is allocated, a member whose
-    declared size exceeds MAX_ARRAY_BYTES or the bytes the archive says it holds, or whose dtype holds objects."""
-    with zipfile.ZipFile(path) as zf:
-        for info in zf.infolist():
-            if not info.filename.endswith(".npy"):
-                continue
-            with zf.open(info) as fh:
-                major, minor = np.lib.format.read_magic(fh)
-                read_header = {(1, 0): np.lib.format.read_array_header_1_0,
-                               (2, 0): np.lib.format.read_array_header_2_0}.get((major, minor))
-                if read_header is None:
-                    raise InputError(f"array {info.filename[:-4]!r}: unsupported .npy format version {major}.{minor}")
-                shape, _, dtype = read_header(fh)
-            name = info.filename[:-4]
-            if dtype.hasobject:
-                raise InputError(f"array {name!r} holds Python objects (dtype {dtype}); only numeric arrays are read")
-            nbytes = int(np.prod(shape, dtype=object)) * dtype.itemsize
-            if nbytes > MAX_ARRAY_BYTES or nbytes > info.file_size:
-                raise InputError(f"array {name!r} declares shape {shape} of {dtype} ({nbytes:,} bytes) but the "
-                                 f"archive holds {info.file_size:,} bytes for it (limit {MAX_ARRAY_BYTES:,})")
 
 
 def _readonly(a: np.ndarray) -> np.ndarray:
@@ -176,8 +155,11 @@ class Problem:
         return problem
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> "Problem":
-        """Read and validate a problem saved by :meth:`save` (or any .npz with keys Phi, X[, Z])."""
+    def load(cls, path: str | os.PathLike, *, max_bytes: int = MAX_NPZ_BYTES) -> "Problem":
+        """Read and validate a problem saved by :meth:`save` (or any .npz with keys Phi, X[, Z]).
+
+        Every member's declared size is screened before anything is loaded (`screen_npz`, at most `max_bytes`
+        together), and only the keys Phi, X, Z and noise are read."""
         path = Path(path)
         if not path.is_file():
             raise InputError(f"{path}: no such file")
@@ -186,9 +168,9 @@ class Problem:
         if not zipfile.is_zipfile(path):
             raise InputError(f"{path}: not a readable .npz file (not a zip archive; a .npy file is a single array)")
         try:
-            _screen_npz(path)
+            screen_npz(path, max_bytes=max_bytes)
             with np.load(path, allow_pickle=False) as data:
-                arrays = {k: data[k] for k in data.files}
+                arrays = {k: data[k] for k in _KEYS if k in data.files}
         except InputError as exc:
             raise InputError(f"{path}: {exc}") from None
         except Exception as exc:  # noqa: BLE001  (see above)
