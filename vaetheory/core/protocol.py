@@ -25,6 +25,16 @@ Conventions the machinery relies on
   ``{name: (B, *shape)}`` and ∂E/∂γ (B,) (None allowed when ``with_gamma`` is False). Used by the search and
   certificates instead of vmap of autograd, and differentiated once more by reverse-mode autograd for
   Hessian-vector products and the γ curvature; the import checker compares it with autograd of ``energy`` (docs/variants.md).
+* Optional: ``fixed_point_batch(params, Phi, X, gamma, gamma_floor, safe) -> (E, new_params, new_gamma)``, a
+  fixed-point or majorise–minimise update for a batch (M-SBL's for vae-full): ``params`` ``{name: (B, *shape)}``
+  tensors, ``gamma`` (B,); ``gamma_floor`` None at fixed γ (return ``gamma`` unchanged), else a float: γ is learned
+  and the new γ must be ≥ it. Returns E (B,), the energy at the INPUT point, and the updated point. With ``safe``
+  the update must not increase the energy (a majorise–minimise step); without it a faster update with the same
+  fixed points may (the search's fixed-point stage, `vaetheory.search.fixed_point`, accepts a fast step only where
+  the energy decreased and falls back to the safe one). Its fixed points must be stationary where the parameters
+  are positive. When present the search runs it, batched over restarts, before its Newton phase and certificate
+  (docs/search.md). The stage checks the returned E against ``value_and_grad`` on its first call and skips the
+  hook when they disagree; the Newton phase and certificate never use it, so a faulty hook costs time, not truth.
 * Optional: ``learned_gamma_claim: Claim``, the claim judged when γ is learned (``vaetheory.verdict.claims.claim_for``);
   without it ``claim`` is judged in both γ modes.
 * Optional: ``interval_derivatives(theta, Phi, X, gamma, active, with_gamma) -> (grad, hess)``, the hook that makes

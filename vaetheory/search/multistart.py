@@ -36,6 +36,7 @@ import numpy as np
 from scipy.optimize import Bounds, OptimizeResult, minimize
 
 from vaetheory.core.threads import blas_single_threaded, torch_threads
+from vaetheory.search.fixed_point import fixed_point_stage
 from vaetheory.search.lbfgs import batched_lbfgs
 from vaetheory.search.objective import Objective
 from collections.abc import Sequence
@@ -97,6 +98,10 @@ ANNEAL_FACTOR = 1e-1
 ANNEAL_LBFGS = 10
 #: Newton stops a continuation stage at this scaled gradient: the next stage moves the point anyway.
 ANNEAL_NEWTON_TOL = 1e-7
+#: With a variant's fixed-point hook a continuation stage is at most ANNEAL_FP_ITER fixed-point iterations, stopped
+#: early at relative change ANNEAL_FP_XTOL (no Newton phase: the next stage moves the point anyway).
+ANNEAL_FP_ITER = 30
+ANNEAL_FP_XTOL = 1e-6
 
 
 @dataclass(frozen=True)
@@ -538,6 +543,11 @@ def _anneal(objective: Objective, theta: np.ndarray, gamma_end: np.ndarray, *, p
     n_stages = int(np.floor(np.log(max(float((high / gamma_end).max()), 1.0)) / -np.log(ANNEAL_FACTOR) + 1e-9))
     for k in range(n_stages, 0, -1):
         g_k = np.minimum(gamma_end / ANNEAL_FACTOR**k, np.maximum(high, gamma_end))
+        if objective.has_fixed_point:  # a few fixed-point iterations per stage: the next stage moves the point anyway
+            fp = fixed_point_stage(objective, theta, g_k, max_iter=ANNEAL_FP_ITER, xtol=ANNEAL_FP_XTOL)
+            if fp.used:
+                theta = fp.theta
+                continue
         res = minimise(objective, Starts(theta, ("continued",) * len(theta), (None,) * len(theta)), g_k,
                        maxiter=ANNEAL_LBFGS, pgtol=pgtol, newton_steps=newton_steps, newton_tol=ANNEAL_NEWTON_TOL)
         theta = res.theta
@@ -547,13 +557,17 @@ def _anneal(objective: Objective, theta: np.ndarray, gamma_end: np.ndarray, *, p
 @blas_single_threaded
 def minimise(objective: Objective, starts: Starts, gamma: float | np.ndarray, *, learn_gamma: bool = False,
              gamma_floor: float | None = None, maxiter: int = 20000, pgtol: float = 1e-10,
-             newton_steps: int = 100, newton_tol: float = 1e-12) -> SearchResult:
+             newton_steps: int = 100, newton_tol: float = 1e-12, fixed_point: bool | None = None) -> SearchResult:
     """Minimise from every start at once.
 
     gamma: fixed γ, scalar or per start (R,); with `learn_gamma`, the starting γ (overridden per row by
     `starts.gamma`), and γ is learned down to the floor: one L-BFGS-B stage in log γ, then the joint projected
     Newton phase in (θ, γ) with the floor as a box constraint (`projected_newton`). "anneal" starts are first
-    minimised along a decreasing fixed-γ schedule (`_anneal`), in either γ mode."""
+    minimised along a decreasing fixed-γ schedule (`_anneal`), in either γ mode.
+
+    fixed_point: run the variant's ``fixed_point_batch`` hook (`vaetheory.search.fixed_point`) on every start in
+    place of the L-BFGS stages (which then run only if more coordinates stay free than the Newton phase takes);
+    default: whenever the variant has the hook."""
     t0 = time.perf_counter()
     theta0 = starts.theta
     R, P = theta0.shape
@@ -577,6 +591,12 @@ def minimise(objective: Objective, starts: Starts, gamma: float | np.ndarray, *,
         gamma0 = np.minimum(gamma0, gamma_cap)
     theta, gam = theta0.copy(), gamma0.copy()
     batched = not learn_gamma and P >= BATCHED_LBFGS_MIN_COORDS
+    fp_done = False
+    if fixed_point is None or fixed_point:
+        fp = fixed_point_stage(objective, theta, gam, gamma_floor=floor if learn_gamma else None)
+        if fp.used:
+            theta, gam = fp.theta, fp.gamma
+            fp_done = free_counts(objective, theta, gam).max() <= NEWTON_MAX_ACTIVE
 
     def stage_run(live: np.ndarray, iters: int, maxfun: int):
         """One L-BFGS run over the rows `live`: `batched_lbfgs` (each row on its own) when `batched`, else one
@@ -632,6 +652,8 @@ def minimise(objective: Objective, starts: Starts, gamma: float | np.ndarray, *,
     live = np.arange(R)
     nit, message = 0, ""
     last_free = np.full(R, P + 1)
+    if fp_done:  # the fixed-point stage left every row to the Newton phase
+        live, message = live[:0], f"fixed-point stage: {fp.message}"
     while nit < maxiter and len(live):
         th, ga, res = stage_run(live, min(stage, maxiter - nit), 2 * stage)
         nit, message = nit + max(int(res.nit), 1), str(res.message)

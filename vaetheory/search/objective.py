@@ -58,6 +58,7 @@ class Objective:
         self._hess = None if closed is None else vmap(
             lambda th, g: closed(self.layout.unpack(th), self.Phi, self.X, g))
         self._canonical = closed_form_hook(variant, "canonical")
+        self._fixed_point = closed_form_hook(variant, "fixed_point_batch")
         at = closed_form_hook(variant, "hessian_at")
         self._hess_at = None if at is None else vmap(
             lambda th, g, idx: at(self.layout.unpack(th), self.Phi, self.X, g, idx))
@@ -117,6 +118,25 @@ class Objective:
         with self._evaluating():
             (g_theta, g_gamma), val = self._hook_value_and_grad(self._t(theta), self._t(gamma), with_gamma)
         return val.numpy(), g_theta.numpy(), None if g_gamma is None else g_gamma.numpy()
+
+    @property
+    def has_fixed_point(self) -> bool:
+        """Whether the variant has the optional ``fixed_point_batch`` hook (`vaetheory.search.fixed_point`)."""
+        return self._fixed_point is not None
+
+    @single_threaded
+    def fixed_point(self, theta: np.ndarray, gamma: np.ndarray, gamma_floor: float | None, safe: bool
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """One ``fixed_point_batch`` update of each point (B, P): (E at the input (B,), new θ (B, P), new γ (B,))."""
+        B = theta.shape[0]
+        th = self._t(theta)
+        params = {n: th[:, self.layout.offsets[i]:self.layout.offsets[i + 1]].reshape(B, *s)
+                  for i, (n, s) in enumerate(zip(self.layout.names, self.layout.shapes))}
+        with self._evaluating():
+            E, new_params, new_gamma = self._fixed_point(params, self.Phi, self.X, self._t(gamma), gamma_floor,
+                                                         bool(safe))
+            new = torch.cat([new_params[n].reshape(B, -1) for n in self.layout.names], dim=1)
+        return E.numpy(), new.numpy(), new_gamma.numpy()
 
     def canonical(self, theta: np.ndarray, gamma: np.ndarray) -> np.ndarray:
         """The variant's optional ``canonical`` map applied to each point (B, P), kept only where the energy did not

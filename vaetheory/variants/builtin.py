@@ -69,6 +69,12 @@ class CollapsedVAE:
                                                     with_gamma=with_gamma)
         return E, {"nu": g_nu}, g_gamma
 
+    def fixed_point_batch(self, params, Phi, X, gamma, gamma_floor, safe):  # optional hook: M-SBL-type updates
+        from vaetheory.variants.fixed_points import collapsed_fixed_point
+
+        E, nu, new_gamma = collapsed_fixed_point(Phi, X, params["nu"], gamma, self.covariance, gamma_floor, safe)
+        return E, {"nu": nu}, new_gamma
+
     def interval_derivatives(self, theta, Phi, X, gamma, active, with_gamma):  # optional hook: interval proofs
         from vaetheory.variants.interval_forms import collapsed_interval_derivatives
 

@@ -1,0 +1,89 @@
+"""Fixed-point and majorise–minimise updates of the collapsed VAE energies (the optional protocol hook
+``fixed_point_batch``, `vaetheory.core.protocol`; derivations in docs/search.md, "The fixed-point stage").
+
+With S = γI + ΦΓΦᵀ, s̃_j = φ_jᵀS⁻¹φ_j, q̃_j = ‖φ_jᵀS⁻¹X‖², z = ‖S⁻¹X‖²_F and c_j = ‖φ_j‖² (one Cholesky factor and
+one triangular solve per point, as in `closed_forms.collapsed_value_and_grad`):
+
+* vae-full (L_full = M-SBL's cost). Fast: M-SBL's fixed point ν_j ← (‖μ_j‖²/n)/(1 − Σ_jj/ν_j) = ν_j q̃_j/(n s̃_j),
+  and with γ learned M-SBL's noise update γ ← (‖X − ΦM‖²/n)/(d − κ + Σ_j Σ_jj/ν_j) = γ z/(n tr S⁻¹).
+  Safe (majorise–minimise): ν_j ← ν_j √(q̃_j/(n s̃_j)), γ ← max(floor, γ √(z/(n tr S⁻¹))).
+* vae-diag (L_diag). Fast: ν_j ← ν_j q̃_j/(n w_j) with w_j = c_j/(γ + ν_j c_j); safe: ν_j ← ν_j √(q̃_j/(n w_j));
+  with γ learned (both modes) γ ← max(floor, (m + √(m² + 4ab))/(2b)), a = γ²z, b = n Σ_j 1/(γ + ν_j c_j)
+  (+ n(d − κ)/γ when κ < d), m = n max(κ − d, 0).
+
+Every update is multiplicative in ν, so a coordinate at 0 stays there: the search's projected Newton phase, which
+frees a coordinate at 0 whose gradient is negative, always follows (docs/theory.md §5).
+"""
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+__all__ = ["collapsed_fixed_point"]
+
+#: The fast step revives coordinates at most this fraction of the largest ν (module docstring).
+REVIVE_BELOW = 1e-6
+
+
+def collapsed_fixed_point(Phi: Tensor, X: Tensor, nu: Tensor, gamma: Tensor, covariance: str,
+                          gamma_floor: float | None, safe: bool) -> tuple[Tensor, Tensor, Tensor]:
+    """(E (B,) at the input point, ν' (B, κ), γ' (B,)) for ν (B, κ) ≥ 0 and γ (B,) > 0; covariance "full" or
+    "diag". γ' is γ unless `gamma_floor` is given (γ learned, kept ≥ the floor). `safe`: the majorise–minimise step
+    (E(ν', γ') ≤ E in exact arithmetic); otherwise the faster fixed point (module docstring)."""
+    d, kappa = Phi.shape
+    n = X.shape[1]
+    B = nu.shape[0]
+    eye = torch.eye(d, dtype=Phi.dtype)
+    S = (Phi * nu[:, None, :]) @ Phi.T + gamma[:, None, None] * eye
+    L = torch.linalg.cholesky(S)
+    W = torch.linalg.solve_triangular(L, torch.cat([Phi, X], 1).expand(B, d, kappa + n), upper=False)
+    Wp, Y = W[:, :, :kappa], W[:, :, kappa:]
+    Bm = Wp.transpose(1, 2) @ Y  # Φᵀ S⁻¹ X
+    q = (Bm * Bm).sum(2)
+    E = (Y * Y).sum((1, 2))
+    learn = gamma_floor is not None
+    if learn:
+        Z = torch.linalg.solve_triangular(L.transpose(1, 2), Y, upper=True)  # S⁻¹ X
+        z = (Z * Z).sum((1, 2))
+    tiny = torch.finfo(Phi.dtype).tiny
+    if covariance == "full":
+        E = E + 2 * n * torch.log(torch.diagonal(L, dim1=1, dim2=2)).sum(1)
+        ratio = q / (n * (Wp * Wp).sum(1)).clamp_min(tiny)  # q̃_j/(n s̃_j)
+        new_gamma = gamma
+        if learn:
+            Linv = torch.linalg.solve_triangular(L, eye.expand(B, d, d), upper=False)
+            g_ratio = z / (n * (Linv * Linv).sum((1, 2))).clamp_min(tiny)  # z/(n tr S⁻¹)
+            new_gamma = gamma * (g_ratio if not safe else torch.sqrt(g_ratio))
+    elif covariance == "diag":
+        c = (Phi * Phi).sum(0)
+        t = gamma[:, None] + nu * c
+        E = E + n * torch.log(t).sum(1) + n * (d - kappa) * torch.log(gamma)
+        ratio = q * t / (n * c)  # q̃_j/(n w_j)
+        new_gamma = gamma
+        if learn:
+            # majorise: the data term by ‖E‖²/γ (E = γS⁻¹X fixed), log(γ + ν_j c_j) by its tangent in (γ, ν), and
+            # keep −n(κ − d) log γ (convex); the bound a/γ + bγ − m log γ is convex in γ, least at the root below
+            a = gamma**2 * z
+            b = n * (1 / t).sum(1)
+            if d > kappa:  # then n(d − κ) log γ is concave: majorised by its tangent too
+                b = b + n * (d - kappa) / gamma
+            m = n * max(kappa - d, 0)
+            new_gamma = (m + torch.sqrt(m * m + 4 * a * b)) / (2 * b)
+    else:
+        raise ValueError(f"covariance must be 'full' or 'diag', got {covariance!r}")
+    new_nu = nu * (ratio if not safe else torch.sqrt(ratio))
+    if not safe:
+        # A multiplicative step cannot revive a coordinate near 0 whose gradient is negative (ratio > 1): set it to
+        # its one-coordinate stationary value instead (Tipping & Faul 2003; docs/theory.md §7), with s_j ≈ s̃_j,
+        # exact as ν_j → 0. The stage keeps the step only if the energy decreased.
+        s_t = (Wp * Wp).sum(1)
+        revive = (nu <= REVIVE_BELOW * nu.amax(1, keepdim=True)) & (ratio > 1)
+        if covariance == "full":
+            target = (q / n - s_t) / s_t.clamp_min(tiny) ** 2
+        else:  # n c_j (1 + ν s_j)² = q_j (γ + ν c_j): the positive root (its constant term is < 0 when ratio > 1)
+            qa, qb, qc = n * c * s_t**2, 2 * n * c * s_t - q * c, n * c - q * gamma[:, None]
+            target = (-qb + torch.sqrt((qb * qb - 4 * qa * qc).clamp_min(0))) / (2 * qa).clamp_min(tiny)
+        new_nu = torch.where(revive, torch.maximum(new_nu, target), new_nu)
+    if learn:
+        new_gamma = new_gamma.clamp_min(gamma_floor)
+    return E, new_nu, new_gamma
