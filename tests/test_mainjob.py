@@ -116,3 +116,21 @@ def test_isolated_variant_runs_in_both_gamma_modes(tmp_path):
     job = run_main_job("ci", tmp_path, 0, ["vae-full"], progress=False, problems=TINY, timeout=600)
     assert [(r.variant, r.gamma_mode, r.error) for r in job.records] == [
         ("vae-full", "fixed", None), ("vae-full", "learned", None)]
+
+
+def test_proof_counts_say_n_a_without_an_interval_hook_and_learned_gamma_is_reported():
+    """ae-l1/ae-log have no interval proofs: their minima read "n/a", never "0/N" (which reads as failed proofs);
+    a learned-γ run shows the γ range it ended in, not the starting γ."""
+    from vaetheory.report.mainjob import format_table, gamma_text, proofs_text
+
+    none = {v: {"proved": 0, "not_proved": 0, "not_applicable": c} for v, c in (("optimal", 4), ("bad_local_min", 0))}
+    assert proofs_text(none, {"optimal": 4, "bad_local_min": 0}) == "n/a"
+    some = {"optimal": {"proved": 5, "not_proved": 1, "not_applicable": 0},
+            "bad_local_min": {"proved": 2, "not_proved": 0, "not_applicable": 0}}
+    assert proofs_text(some, {"optimal": 6, "bad_local_min": 2}) == "7/8"
+    assert proofs_text(None, {"optimal": 6}) == "off"
+    assert gamma_text(1e-4, "learned", [2e-6, 6.3e-3]) == "2.0e-06..6.3e-03"
+    run = {"variant": "ae-l1", "gamma_mode": "fixed", "gamma": 1e-2, "problem": "p", "summary": {"optimal": 4},
+           "k_star": 3, "k_star_certain": True, "proofs": none, "claim_status": "not_confirmed"}
+    row = format_table([run]).splitlines()[2]
+    assert " n/a " in row and "0/4" not in row and row.endswith("not_confirmed")
