@@ -10,6 +10,7 @@ import pytest
 import torch
 from hypothesis import Phase, example, given, settings
 
+from vaetheory.core.errors import InputError
 from vaetheory.verdict.check import analyse_problem, run_check
 from vaetheory.variants.energies import data_term
 from vaetheory.problems.generate import make_problem
@@ -64,8 +65,11 @@ def test_p1_catches_the_mutant_and_captures_a_replayable_counterexample(tmp_path
     assert data["variant"]["spec"] == MUTANT_SPEC and data["variant"]["claim"]["status"] == "refuted"
     replay = replay_report(reports[0], variant=MUTANT)
     assert replay.reproduced, replay.mismatches
-    # from the file alone: the stored spec (file.py:object) resolves the mutant again
-    assert replay_report(reports[0]).reproduced
+    # the report names a plug-in: replay never imports code a report names (issue 20) ...
+    with pytest.raises(InputError, match="never runs code a report names"):
+        replay_report(reports[0])
+    # ... the reviewer names it, and it runs in a child process under a time limit
+    assert replay_report(reports[0], variant=MUTANT_SPEC, timeout=300).reproduced
     # the same point is not a minimum of the correct energy: replaying it as vae-full does not reproduce
     assert not replay_report(reports[0], variant=VAE_FULL).reproduced
 

@@ -132,7 +132,8 @@ def _child_main() -> None:
     """Worker side: read one task (JSON) on stdin, run it, write one JSON message per line on the private pipe.
 
     Tasks: ``{"kind": "main", ...}`` runs one variant on the main job's problems (`mainjob.variant_records`),
-    ``{"kind": "single", ...}`` one variant on one problem file (`mainjob.check_problem_file`)."""
+    ``{"kind": "single", ...}`` one variant on one problem file (`mainjob.check_problem_file`),
+    ``{"kind": "replay", ...}`` a report replayed with the variant the user named (`replay.replay_in_child`)."""
     task = json.load(sys.stdin)
     channel = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)  # whatever the plug-in prints goes to stderr, not into the messages
@@ -149,6 +150,10 @@ def _child_main() -> None:
             for record in mainjob.variant_records(task["spec"], announce=lambda modes: send({"modes": modes}),
                                                   **task["args"]):
                 send({"record": record.to_dict()})
+        elif task["kind"] == "replay":  # `vaetheory replay REPORT --variant file.py:OBJ`
+            from vaetheory.report.replay import replay_in_child
+
+            send({"result": replay_in_child(task["spec"], **task["args"])})
         else:
             send({"result": mainjob.check_problem_file(task["spec"], **task["args"])})
     except Exception as exc:  # a plug-in may fail in any way: report it in one line

@@ -1,163 +1,689 @@
-"""Replay of a counterexample report: rebuild problem, variant and objective from the JSON and recompute the verdict."""
+"""Replay: an independent check of a counterexample report (docs/replay.md).
+
+A report is untrusted input. Replay reads it defensively (`load_report`: a size limit and a nesting-depth limit
+before parsing, finite numbers only, the versioned JSON Schema ``schema/report-v1.schema.json``), rebuilds the
+problem and the variant, and recomputes every claim the report makes with the installed suite's own settings — the
+certificate tolerances, the active threshold, the precisions and box radii of the interval proofs (`ReplaySettings`:
+they may be tightened, never loosened) — then compares each stated number with the recomputed one
+(`ReplaySettings.rtol`, `atol`). Every disagreement is a mismatch naming the field; a reproduced report has none.
+
+A report never chooses code: a built-in variant is looked up by name; a plug-in runs only when the caller names it
+(``variant="file.py:OBJ"``, the CLI's ``--variant``), and then in a child process under a time limit
+(`vaetheory.report.isolate.run_isolated`).
+
+This module imports nothing heavy at import time, so that a malformed file is refused before torch is loaded.
+"""
 from __future__ import annotations
 
+import hashlib
 import json
+import math
 import os
-from dataclasses import dataclass
+import re
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
-import numpy as np
+from vaetheory.core.errors import InputError
 
-from vaetheory.core.errors import InputError, VaetheoryError
-from vaetheory.core.protocol import Variant
-from vaetheory.oracle.auto import run_oracle
-from vaetheory.problems.problem import Problem
-from vaetheory.report.counterexample import stored_oracle_method
-from vaetheory.search.objective import Objective
-from vaetheory.variants import get_variant
-from vaetheory.verdict.judge import judge_points
+#: The report format this replay reads (the ``schema`` field) and its JSON Schema, shipped with the package.
+SCHEMA_ID = "vaetheory.report/1"
+SCHEMA_FILE = Path(__file__).parent / "schema" / "report-v1.schema.json"
+#: A report larger than this is refused before it is read (the largest main-job reports are under 1 MB).
+MAX_REPORT_BYTES = 16 * 2**20
+#: Deepest JSON nesting accepted (a report nests 6 levels; Python's parser would recurse without bound).
+MAX_DEPTH = 32
+#: Problem sizes replay accepts (larger ones are refused before any computation): d, κ, n and d·κ.
+MAX_D, MAX_KAPPA, MAX_N, MAX_ENTRIES = 2_000, 10_000, 10_000, 2_000_000
+#: File names that carry a content hash: ``<variant>-<first 12 hex digits of sha256(file bytes)>.json``.
+HASHED_NAME = re.compile(r"^(?P<stem>.+)-(?P<digest>[0-9a-f]{12})\.json$")
+
+
+def _suite_defaults() -> dict:
+    from vaetheory.certify.numeric import HESSIAN_TOL, KKT_TOL
+
+    return {"kkt_tol": KKT_TOL, "hessian_tol": HESSIAN_TOL}
+
+
+@dataclass(frozen=True)
+class ReplaySettings:
+    """What replay judges with. Defaults are the installed suite's; each may be tightened (made smaller), never
+    loosened: `validate` raises InputError otherwise.
+
+    kkt_tol, hessian_tol: the certificate tolerances (`vaetheory.certify.numeric`). The active threshold
+    (``ACTIVE_RTOL``), the γ floor (the variant's), the oracle's exact-fit tolerance and the proofs' precisions and
+    box radii (``certify.interval.LADDER``, ``RHO_MAX``) are always the suite's.
+    rtol, atol: a stated number agrees with the recomputed one when ``|a − b| ≤ rtol·max(|a|, |b|) + atol``.
+    mip_time_limit: the largest time limit a re-run MIP oracle gets (the report's own limit when smaller)."""
+
+    kkt_tol: float | None = None
+    hessian_tol: float | None = None
+    rtol: float = 1e-6
+    atol: float = 1e-10
+    mip_time_limit: float | None = None
+
+    def validate(self) -> "ReplaySettings":
+        from vaetheory.oracle.answer import DEFAULT_MIP_TIME_LIMIT
+
+        suite = _suite_defaults() | {"rtol": 1e-6, "atol": 1e-10, "mip_time_limit": DEFAULT_MIP_TIME_LIMIT}
+        out = {}
+        for f in fields(self):
+            value, default = getattr(self, f.name), suite[f.name]
+            if value is None:
+                value = default
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+                    or value <= 0:
+                raise InputError(f"replay setting {f.name} must be a positive finite number, got {value!r}")
+            if value > default:
+                raise InputError(f"replay setting {f.name} = {value:g} would loosen the suite's {default:g}: "
+                                 "replay settings may only be tightened")
+            out[f.name] = float(value)
+        return ReplaySettings(**out)
 
 
 @dataclass(frozen=True)
 class ReplayResult:
-    """What a replay recomputed: the verdict and support of the stored end point, its refit residual, the oracle's
-    optimal supports, and whether all of that matches the file (`reproduced`), with the mismatches listed."""
+    """What a replay recomputed, scipy-style: the verdict and support of the stored end point, its refit residual,
+    the oracle's optimal supports, its energy, the proof record it re-checked (or made), whether every stated claim
+    agreed (`reproduced`) and, when not, the mismatches, each naming its field. `notes`: what was not compared and
+    why (e.g. library versions differ, a proof made at replay). `settings`: the settings judged with."""
 
     path: Path
     variant: str
     stored_verdict: str
-    verdict: str
+    verdict: str | None
     support: list[int]
-    residual: float
+    residual: float | None
     optimal_supports: list[list[int]]
-    energy: float
+    energy: float | None
     reproduced: bool
     mismatches: list[str]
     gamma: float | None = None
     limit: bool = False
     reason: str | None = None
     proof: dict | None = None  # the re-checked stored proof, or a fresh one for a minimum stored without one
+    notes: list[str] = field(default_factory=list)
+    settings: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        out = asdict(self)
+        out["path"] = str(self.path)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "ReplayResult":
+        return cls(**(data | {"path": Path(data["path"])}))
 
 
-def load_report(path: str | os.PathLike) -> dict:
-    """Read a report JSON; InputError when it is missing, unreadable or lacks a required field."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: no such report file")
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"{path}: not a readable JSON report ({exc})") from None
-    if not isinstance(data, dict):
-        raise InputError(f"{path}: a report must be a JSON object")
-    missing = [k for k in ("variant", "problem", "end", "point_gamma", "verdict", "certificate", "oracle")
-               if k not in data]
-    if missing:
-        raise InputError(f"{path}: report lacks field(s) {', '.join(missing)}")
-    return data
+# Reading a report --------------------------------------------------------------------------------------------------
+
+_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
 
 
-def replay_report(path: str | os.PathLike, *, variant: Variant | None = None) -> ReplayResult:
-    """Rebuild problem, variant and objective from the report alone; certify the stored end point at the stored γ;
-    recompute its support, refit residual and the oracle; compare with the stored verdict and support.
-    The oracle is re-run with the stored method (reports older than the oracle methods: enumeration); a MIP answer
-    depends on its time limit, so its supports are compared only when both runs proved optimality.
+def _depth(raw: bytes) -> int:
+    """Deepest nesting of [ and { outside strings (strings blanked first), by a cumulative count in numpy."""
+    import numpy as np
 
-    variant: use this object instead of resolving the stored name/spec (for variants defined in a test)."""
-    data = load_report(path)
-    try:
-        prob = data["problem"]
-        problem = Problem.from_arrays({k: np.asarray(prob[k], dtype=np.float64) for k in ("Phi", "X")}
-                                      | ({"Z": np.asarray(prob["Z"], dtype=np.float64)} if prob.get("Z") else {})
-                                      | {"noise": np.float64(prob.get("noise", 0.0))})
-        if variant is None:
-            variant = get_variant(data["variant"].get("spec") or data["variant"]["name"])
-        objective = Objective(variant, problem)
-        theta = np.asarray(data["end"]["theta"], dtype=np.float64)[None]
-        if theta.shape[1] != objective.size:
-            raise InputError(f"{path}: end point has {theta.shape[1]} coordinates, variant expects {objective.size}")
-        gamma = float(data["point_gamma"])
-        tol = data["certificate"]
-        tolerances = {k: tol[k] for k in ("kkt_tol", "hessian_tol", "active_rtol")}
-        floor = None
-        if data.get("gamma_mode") == "learned":
-            floor = float(data["gamma_floor"]) if data.get("gamma_floor") is not None else variant.gamma.floor
-    except (KeyError, TypeError, ValueError) as exc:
-        if isinstance(exc, VaetheoryError):
-            raise
-        raise InputError(f"{path}: malformed report ({type(exc).__name__}: {exc})") from None
-    stored_oracle = data["oracle"]
-    method = stored_oracle_method(stored_oracle)
-    limit = (stored_oracle.get("details") or {}).get("time_limit")
-    kw = {} if limit is None else {"mip_time_limit": float(limit)}
-    if method != "enumerate" and stored_oracle.get("witness"):
-        kw["candidate"] = stored_oracle["witness"]  # e.g. an ℓ2,1 support, when the problem has no planted Z
-    oracle = run_oracle(problem, method, **kw)
-    judged = judge_points(objective, theta, np.array([gamma]), oracle, gamma_floor=floor, **tolerances)
-    cert, masks, verdict = judged.certificate, judged.masks, judged.verdicts[0]
-    residual = float(judged.residuals[0])
-    support = [int(j) for j in np.flatnonzero(masks[0])]
-    stored = data["verdict"]
-    mismatches = []
-    if verdict != data.get("kind", stored.get("verdict")):
-        mismatches.append(f"verdict {verdict} != stored {data.get('kind')}")
-    if "limit" in stored and bool(judged.limit[0]) != bool(stored["limit"]):
-        mismatches.append(f"limit {bool(judged.limit[0])} != stored {stored['limit']}")
-    if support != list(stored.get("support", [])):
-        mismatches.append(f"support {support} != stored {stored.get('support')}")
-    if method != "mip" or (oracle.k_star_certain and stored_oracle.get("k_star_certain")):
-        # a MIP that did not prove optimality may stop at another incumbent: only proven answers are compared
-        if [list(s) for s in oracle.supports] != [list(s) for s in stored_oracle["supports"]] and not (
-                method == "mip" and oracle.k == stored_oracle.get("k")):
-            mismatches.append(f"optimal supports {[list(s) for s in oracle.supports]} != stored "
-                              f"{stored_oracle['supports']}")
-    if (method != "mip" and "k_star_certain" in stored_oracle
-            and oracle.k_star_certain != stored_oracle["k_star_certain"]):
-        mismatches.append(f"k* certain {oracle.k_star_certain} != stored {stored_oracle['k_star_certain']} "
-                          f"(oracle {method})")
-    proof = None
-    if stored.get("proof") is not None:
-        proof = _replay_proof(objective, theta[0], gamma, stored["proof"], floor, tolerances["active_rtol"],
-                              verdict, support, oracle.k, mismatches)
-    elif verdict in ("optimal", "bad_local_min", "undecided_min"):
-        # a report written without a proof (older, or with --no-prove) is proved from its stored point here: the
-        # skeptic gets the same evidence a fresh run would attach; a failure is shown, not a mismatch
-        proof = _fresh_proof(objective, theta[0], gamma, floor, tolerances["active_rtol"], verdict, support,
-                             oracle.k)
-    return ReplayResult(Path(path), variant.name, str(data.get("kind")), verdict, support, residual,
-                        [list(s) for s in oracle.supports], float(cert.energy[0]), not mismatches, mismatches, gamma,
-                        bool(judged.limit[0]), judged.reasons[0], proof)
+    skeleton = np.frombuffer(_STRING.sub(b'""', raw), dtype=np.uint8)
+    step = np.isin(skeleton, (ord("["), ord("{"))).astype(np.int32) - np.isin(skeleton, (ord("]"), ord("}")))
+    return int(step.cumsum().max(initial=0))
 
-def _fresh_proof(objective, theta, gamma, floor, active_rtol, verdict, support, k) -> dict:
-    """Prove the stored point from scratch (certify.interval.prove_point); `extra.source` says so."""
-    from vaetheory.certify.interval import prove_point
-    from vaetheory.verdict.proofs import k_star_rule
 
-    proof = prove_point(objective, theta, gamma, learn_gamma=floor is not None, gamma_floor=floor,
-                        active_rtol=active_rtol)
-    proof = k_star_rule(proof, verdict, len(support), k)
-    out = proof.to_dict()
-    out["extra"] = dict(out.get("extra") or {}) | {"source": "proved at replay (the report stores no proof)"}
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"number {text[:40]} is out of the float64 range")
+    return value
+
+
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not a number a report may hold (JSON has no NaN or infinity)")
+
+
+_VALIDATOR = None
+
+
+def report_schema() -> dict:
+    """The JSON Schema of reports (version 1), as shipped in the package."""
+    return json.loads(SCHEMA_FILE.read_text())
+
+
+def _validator():
+    global _VALIDATOR
+    if _VALIDATOR is None:
+        from jsonschema import Draft202012Validator
+
+        _VALIDATOR = Draft202012Validator(report_schema())
+    return _VALIDATOR
+
+
+def _short(value, width: int = 80) -> str:
+    text = json.dumps(value, default=str) if not isinstance(value, str) else repr(value)
+    return text if len(text) <= width else text[:width - 3] + "..."
+
+
+def schema_errors(data) -> list[str]:
+    """One line per place where `data` breaks the report schema (empty when it conforms), at most 5."""
+    from jsonschema.exceptions import best_match
+
+    errors = list(_validator().iter_errors(data))
+    if not errors:
+        return []
+    out = []
+    for err in [best_match(errors)] + [e for e in errors if e is not best_match(errors)][:4]:
+        where = err.json_path.removeprefix("$.") if err.json_path != "$" else "the top level"
+        if err.validator == "required":
+            what = err.message.split(" is a required")[0] + " is missing"
+        elif err.validator == "additionalProperties":
+            what = "has a field the schema does not allow (" + err.message.split("(")[-1].rstrip(")") + ")"
+        else:
+            what = f"{_short(err.instance, 40)} fails {err.validator} {_short(err.validator_value, 60)}"
+        out.append(f"{where}: {what}")
     return out
 
 
-def _replay_proof(objective, theta, gamma, stored: dict, floor, active_rtol, verdict, support, k, mismatches
-                  ) -> dict:
-    """Re-check a stored ``proved`` interval proof on its stored box (certify.interval.reprove); any other stored
-    status is kept as it is. Appends to `mismatches` when a stored proof does not hold any more."""
-    from vaetheory.certify.interval import reprove
-    from vaetheory.verdict.proofs import k_star_rule
-    from vaetheory.certify.proof import Proof
-
+def read_report(path: str | os.PathLike) -> tuple[bytes, dict]:
+    """(raw bytes, parsed report) of a report file, checked in order of cost: it is a regular file no larger than
+    MAX_REPORT_BYTES, UTF-8, nested no deeper than MAX_DEPTH, JSON with finite numbers only, and conforms to the
+    report schema. InputError (one line, naming the file) otherwise."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: no such report file")
+    size = path.stat().st_size
+    if size > MAX_REPORT_BYTES:
+        raise InputError(f"{path}: {size:,} bytes, larger than a report may be ({MAX_REPORT_BYTES:,})")
     try:
-        record = Proof.from_dict(stored)
-    except (TypeError, ValueError) as exc:
-        raise InputError(f"malformed proof record ({exc})") from None
-    if record.status != "proved":
-        return record.to_dict()
-    again = reprove(objective, theta, gamma, record, learn_gamma=floor is not None, gamma_floor=floor,
-                    active_rtol=active_rtol)
-    again = k_star_rule(again, verdict, len(support), k)
-    if not again.proved:
-        mismatches.append(f"stored proof does not hold: {again.reason}")
-    return again.to_dict()
+        with open(path, "rb") as fh:
+            raw = fh.read(MAX_REPORT_BYTES + 1)
+        text = raw.decode("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: not a readable JSON report ({type(exc).__name__}: {exc})") from None
+    if len(raw) > MAX_REPORT_BYTES:
+        raise InputError(f"{path}: larger than a report may be ({MAX_REPORT_BYTES:,} bytes)")
+    depth = _depth(raw)
+    if depth > MAX_DEPTH:
+        raise InputError(f"{path}: not a readable JSON report (nested {depth} deep; a report nests at most "
+                         f"{MAX_DEPTH})")
+    try:
+        data = json.loads(text, parse_float=_finite, parse_constant=_no_constant)
+    except (ValueError, RecursionError) as exc:
+        raise InputError(f"{path}: not a readable JSON report ({' '.join(str(exc).split())[:200]})") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: a report must be a JSON object, got {type(data).__name__}")
+    if data.get("schema") not in (None, SCHEMA_ID):
+        raise InputError(f"{path}: report format {_short(data.get('schema'))} is not one this replay reads "
+                         f"({SCHEMA_ID})")
+    errors = schema_errors(data)
+    if errors:
+        raise InputError(f"{path}: not a valid {SCHEMA_ID} report: {errors[0]}"
+                         + (f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""))
+    return raw, data
+
+
+def load_report(path: str | os.PathLike) -> dict:
+    """Read and validate a report (`read_report`); InputError when it is missing, unreadable or malformed."""
+    return read_report(path)[1]
+
+
+def name_hash_mismatch(path: Path, raw: bytes) -> str | None:
+    """When the file name carries a content hash (``<variant>-<12 hex>.json``, as `write_report` names reports),
+    the mismatch when it is not the hash of these bytes; None otherwise (or when the name carries no hash)."""
+    m = HASHED_NAME.match(path.name)
+    if m is None:
+        return None
+    digest = hashlib.sha256(raw).hexdigest()[:12]
+    if digest != m.group("digest"):
+        return (f"file name: the name carries content hash {m.group('digest')} but the content hashes to {digest} "
+                "(the file was edited after it was written)")
+    return None
+
+
+# Resolving the variant ---------------------------------------------------------------------------------------------
+
+def _builtin(data: dict, path: Path):
+    """The built-in variant a report names; InputError when it names anything else (replay never runs code a report
+    names: the caller must pass the plug-in explicitly)."""
+    from vaetheory.variants.builtin import BUILTINS
+
+    name, spec = data["variant"]["name"], data["variant"]["spec"]
+    if name in BUILTINS and spec is None:
+        return BUILTINS[name]
+    named = f"variant {name!r}" + ("" if spec is None else f" with import spec {spec!r}")
+    raise InputError(f"{path}: the report names {named}, which is not a built-in; replay never runs code a report "
+                     "names: pass the variant yourself (vaetheory replay REPORT --variant file.py:OBJ)")
+
+
+def replay_report(path: str | os.PathLike, *, variant=None, settings: ReplaySettings | None = None,
+                  timeout: float | None = None) -> ReplayResult:
+    """Replay the report at `path` (module docstring; docs/replay.md).
+
+    variant: None (the report must name a built-in, looked up by name), a spec string chosen by the caller (a
+    built-in name, or a plug-in ``file.py:OBJ`` / ``module:OBJ`` run in a child process under `timeout` seconds,
+    default `isolate.DEFAULT_PLUGIN_TIMEOUT`), or a `Variant` object (the caller's own code, run here).
+    settings: tightened `ReplaySettings` (default: the suite's).
+    Raises InputError for a malformed report or a report that names a non-built-in variant without `variant`,
+    VariantError when a plug-in fails, times out or dies."""
+    settings = (settings or ReplaySettings()).validate()
+    path = Path(path)
+    raw, data = read_report(path)
+    if isinstance(variant, str):
+        from vaetheory.variants.builtin import BUILTINS
+
+        if variant.strip() not in BUILTINS:
+            return _replay_isolated(path, variant, settings, timeout)
+        variant = BUILTINS[variant.strip()]
+    if variant is None:
+        variant = _builtin(data, path)
+    mismatches = [m for m in [name_hash_mismatch(path, raw)] if m]
+    return _Replay(path, data, variant, settings, mismatches).run()
+
+
+def _replay_isolated(path: Path, spec: str, settings: ReplaySettings, timeout: float | None) -> ReplayResult:
+    """`replay_report` with the plug-in `spec` in a child process (`isolate.run_isolated`, task kind "replay")."""
+    from vaetheory.core.errors import VariantError
+    from vaetheory.report.isolate import DEFAULT_PLUGIN_TIMEOUT, run_isolated
+
+    limit = DEFAULT_PLUGIN_TIMEOUT if timeout is None else timeout
+    task = {"kind": "replay", "spec": spec, "args": {"path": str(path), "settings": asdict(settings)}}
+    outcome = run_isolated(task, limit)
+    for m in outcome.messages:
+        if "result" in m:
+            return ReplayResult.from_dict(m["result"])
+        if "error" in m:
+            if m.get("user_error"):
+                raise VariantError(m["error"])
+            raise VariantError(f"variant {spec!r}: {m['error']}")
+    raise VariantError(f"variant {spec!r}: {outcome.error or 'no result'}")
+
+
+def replay_in_child(spec: str, path: str, settings: dict) -> dict:
+    """Child side of `_replay_isolated`: resolve the plug-in the caller named and replay in this process."""
+    from vaetheory.variants import get_variant
+
+    return replay_report(path, variant=get_variant(spec), settings=ReplaySettings(**settings)).to_dict()
+
+
+# Recomputing and comparing -----------------------------------------------------------------------------------------
+
+def _number(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
+def same(a, b, rtol: float, atol: float) -> bool:
+    """Stated `a` agrees with recomputed `b`: numbers within ``rtol·max(|a|, |b|) + atol`` (integers exactly),
+    lists and dicts element by element, anything else equal (booleans are not numbers)."""
+    if _number(a) and _number(b):
+        if isinstance(a, int) and isinstance(b, int):
+            return a == b
+        return abs(a - b) <= rtol * max(abs(a), abs(b)) + atol
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(same(x, y, rtol, atol) for x, y in zip(a, b))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(same(a[k], b[k], rtol, atol) for k in a)
+    return type(a) is type(b) and a == b
+
+
+def _jsonable(value):
+    """Recomputed values as JSON would hold them (tuples → lists, numpy scalars → Python, non-finite → None)."""
+    return json.loads(json.dumps(value, default=lambda o: o.item() if hasattr(o, "item") else str(o),
+                                 allow_nan=True), parse_constant=lambda _: None)
+
+
+#: Oracle fields that are not recomputed: wall-clock times and run provenance (docs/replay.md).
+_ORACLE_UNCOMPARED = {"seconds"}
+#: Keys inside ``oracle.details`` that depend on the run rather than on the problem (how `auto` chose, the MIP's
+#: attempts and limits, which candidate was offered).
+_DETAILS_UNCOMPARED = {"auto", "attempts", "time_limit", "seconds", "candidate", "status", "mip_gap", "nodes"}
+#: Proof fields that are not compared: prose, timing-like or the run's bookkeeping of a shared box.
+_PROOF_EXTRA_UNCOMPARED = {"krawczyk_ratio", "shared_box", "source"}
+
+
+class _Replay:
+    """One replay: rebuilds problem, variant and objective, recomputes, compares (`run`)."""
+
+    def __init__(self, path: Path, data: dict, variant, settings: ReplaySettings, mismatches: list[str]):
+        self.path, self.data, self.variant, self.s = path, data, variant, settings
+        self.mismatches, self.notes = mismatches, []
+
+    # helpers
+    def bad(self, message: str) -> None:
+        raise InputError(f"{self.path}: {message}")
+
+    def differ(self, field_name: str, stated, recomputed) -> None:
+        self.mismatches.append(f"{field_name}: stated {_short(stated)}, recomputed {_short(recomputed)}")
+
+    def compare(self, field_name: str, stated, recomputed) -> None:
+        recomputed = _jsonable(recomputed)
+        if not same(stated, recomputed, self.s.rtol, self.s.atol):
+            self.differ(field_name, stated, recomputed)
+
+    def compare_record(self, prefix: str, stated: dict, fresh: dict, skip=(), prose=()) -> None:
+        """Every stated key of a record against the recomputed one; a stated key replay cannot recompute is a
+        mismatch (it is a claim nobody checked). `prose` keys are compared for presence only."""
+        fresh = _jsonable(fresh)
+        for key, value in stated.items():
+            if key in skip:
+                continue
+            if key not in fresh:
+                self.mismatches.append(f"{prefix}.{key}: stated {_short(value)}, but this suite does not compute "
+                                       "such a field (nothing can check it)")
+            elif key in prose:
+                if (value is None) != (fresh[key] is None):
+                    self.differ(f"{prefix}.{key}", value, fresh[key])
+            else:
+                self.compare(f"{prefix}.{key}", value, fresh[key])
+
+    def compare_basis(self, field_name: str, stated, fresh) -> None:
+        """The oracle's basis line, as the method states it; a run's ``auto`` prefixes how it chose the method
+        ("auto → enumerate (...). "), which depends on what the run offered it (e.g. an ℓ2,1 support)."""
+        if not (isinstance(stated, str) and isinstance(fresh, str)
+                and (stated == fresh or (stated.startswith("auto → ") and stated.endswith(". " + fresh)))):
+            self.differ(field_name, stated, fresh)
+
+    # stages
+    def problem(self):
+        import numpy as np
+
+        from vaetheory.problems.problem import Problem
+
+        prob = self.data["problem"]
+        shapes = {}
+        for key in ("Phi", "X", "Z"):
+            rows = prob[key]
+            if rows is None:
+                continue
+            widths = {len(r) for r in rows}
+            if len(widths) != 1:
+                self.bad(f"problem.{key} is not a matrix (rows of lengths {sorted(widths)[:4]})")
+            shapes[key] = (len(rows), widths.pop())
+        d, kappa = shapes["Phi"]
+        n = shapes["X"][1]
+        if d > MAX_D or kappa > MAX_KAPPA or n > MAX_N or d * max(kappa, n) > MAX_ENTRIES:
+            self.bad(f"problem of size d={d}, kappa={kappa}, n={n} exceeds what replay accepts (d <= {MAX_D}, "
+                     f"kappa <= {MAX_KAPPA}, n <= {MAX_N}, d*max(kappa, n) <= {MAX_ENTRIES:,})")
+        arrays = {k: np.asarray(prob[k], dtype=np.float64) for k in ("Phi", "X")}
+        if prob["Z"] is not None:
+            arrays["Z"] = np.asarray(prob["Z"], dtype=np.float64)
+        try:
+            problem = Problem.from_arrays(arrays | {"noise": np.float64(prob["noise"])})
+        except InputError as exc:
+            self.bad(f"problem: {exc}")
+        self.compare("problem.describe", prob["describe"], problem.describe())
+        return problem
+
+    def point(self, objective, key: str):
+        import numpy as np
+
+        block = self.data[key]
+        theta = np.asarray(block["theta"], dtype=np.float64)
+        if theta.shape != (objective.size,):
+            self.bad(f"{key}.theta has {theta.size} coordinates; variant {self.variant.name!r} on this problem has "
+                     f"{objective.size}")
+        negative = np.flatnonzero(objective.layout.nonneg & (theta < 0))
+        if negative.size:
+            self.bad(f"{key}.theta[{negative[0]}] = {theta[negative[0]]:g} is negative, but that parameter is "
+                     "non-negative: not a feasible point")
+        params = {k: v[0].tolist() for k, v in objective.layout.unpack_numpy(theta[None]).items()}
+        if set(block["params"]) != set(params):
+            self.differ(f"{key}.params", sorted(block["params"]), sorted(params))
+        else:
+            for name, value in params.items():
+                if not same(block["params"][name], value, 0.0, 0.0):
+                    self.mismatches.append(f"{key}.params.{name}: not the named view of {key}.theta")
+        return theta
+
+    def gammas(self):
+        d, v = self.data, self.variant
+        mode = d["gamma_mode"]
+        if mode == "learned":
+            if not v.gamma.learnable:
+                self.mismatches.append(f"gamma_mode: stated 'learned', but variant {v.name!r} does not learn gamma")
+                return float(d["point_gamma"]), None
+            floor = float(v.gamma.floor)
+            self.compare("gamma_floor", d.get("gamma_floor"), floor)
+            return float(d["point_gamma"]), floor
+        if d.get("gamma_floor") is not None:
+            self.differ("gamma_floor", d["gamma_floor"], None)
+        self.compare("gamma", d["gamma"], float(d["point_gamma"]))  # at fixed γ every point has the run's γ
+        return float(d["point_gamma"]), None
+
+    def oracle(self, problem):
+        from vaetheory.core.errors import BudgetError
+        from vaetheory.oracle.answer import DEFAULT_MIP_TIME_LIMIT, ORACLE_METHODS, OracleNotApplicable
+        from vaetheory.oracle.auto import run_oracle
+        from vaetheory.report.counterexample import stored_oracle_method
+
+        stored = self.data["oracle"]
+        method = stored_oracle_method(stored)
+        if method not in ORACLE_METHODS or method == "auto":
+            self.bad(f"oracle.method {method!r} is not an oracle method ({', '.join(ORACLE_METHODS[1:])})")
+        kw = {}
+        witness = stored.get("witness")
+        if witness:
+            if max(witness) >= problem.kappa:
+                self.bad(f"oracle.witness {_short(witness)} names a column >= kappa = {problem.kappa}")
+            if method != "enumerate":
+                # offered as the run's check offers its l21 support (so the oracle names its source as the run's
+                # did); an offered support is used only when the oracle finds that it fits X
+                kw["l21_support"] = witness
+        if method == "mip":
+            stated = (stored.get("details") or {}).get("time_limit")
+            limit = min(self.s.mip_time_limit, DEFAULT_MIP_TIME_LIMIT)
+            kw["mip_time_limit"] = limit if not _number(stated) or stated <= 0 else min(float(stated), limit)
+        try:
+            answer = run_oracle(problem, method, **kw)
+        except (OracleNotApplicable, BudgetError) as exc:
+            self.mismatches.append(f"oracle.method: the stated method {method!r} cannot decide this problem "
+                                   f"({' '.join(str(exc).split())})")
+            try:
+                answer = run_oracle(problem, "auto", l21_support=kw.get("l21_support"))
+            except (OracleNotApplicable, BudgetError) as exc2:
+                self.bad(f"no oracle method decides this problem ({exc2})")
+        self.compare_oracle(stored, answer, problem, method)
+        return answer
+
+    def compare_oracle(self, stored: dict, answer, problem, method: str) -> None:
+        from vaetheory.oracle.exhaustive import fit_residual
+
+        fresh = answer.record()
+        legacy = stored.get("method") is None or stored.get("method") in ("rank-aware", "enumeration")
+        certain_both = answer.k_star_certain and stored.get("k_star_certain", True)
+        # the witness and every stated optimal support must fit X, with the stated residual
+        for key in ("witness",):
+            if stored.get(key):
+                res = fit_residual(problem.Phi, problem.X, stored[key])
+                if not res <= answer.rtol:
+                    self.mismatches.append(f"oracle.{key}: {stored[key]} does not fit X (residual {res:.3g} > "
+                                           f"{answer.rtol:g})")
+                if stored.get("witness_residual") is not None:
+                    self.compare("oracle.witness_residual", stored["witness_residual"], res)
+        for key in ("supports", "optimal_supports"):
+            for s in stored.get(key) or []:
+                res = fit_residual(problem.Phi, problem.X, s) if s and max(s) < problem.kappa else math.inf
+                if not res <= answer.rtol:
+                    self.mismatches.append(f"oracle.{key}: {s} does not fit X (residual {res:.3g})")
+        if method == "mip" and not certain_both:
+            # a MIP that did not prove optimality may stop at another incumbent: k* is only an upper bound, checked
+            # through the witness above; a stated proof of optimality must be re-established
+            if stored.get("k_star_certain") and not answer.k_star_certain:
+                self.mismatches.append("oracle.k_star_certain: stated true, but the MIP did not prove optimality "
+                                       "again within the time limit")
+            for key in ("k", "k_star"):
+                if key in stored and stored.get("witness") and stored[key] != len(stored["witness"]):
+                    self.differ(f"oracle.{key}", stored[key], len(stored["witness"]))
+            return
+        skip = set(_ORACLE_UNCOMPARED) | {"details", "basis", "witness_residual"}
+        if method == "mip":  # the MIP lists its witness only, and which exact fit it returns may vary
+            skip |= {"witness", "supports", "optimal_supports"}
+        if legacy:
+            skip |= {"method", "n_subsets", "rank_X"}  # legacy keys; n_subsets/rank_X moved into details
+            for key in ("n_subsets", "rank_X"):
+                if key in stored and key in fresh["details"]:
+                    self.compare(f"oracle.{key}", stored[key], fresh["details"][key])
+        self.compare_record("oracle", stored, fresh, skip=skip)
+        if stored.get("basis") is not None:
+            self.compare_basis("oracle.basis", stored["basis"], fresh["basis"])
+        details = stored.get("details")
+        if isinstance(details, dict):
+            self.compare_record("oracle.details", details, fresh["details"],
+                                skip=_DETAILS_UNCOMPARED | {k for k in details if k not in fresh["details"]
+                                                            and k in _DETAILS_UNCOMPARED})
+
+    def run(self) -> ReplayResult:
+        import numpy as np
+
+        from vaetheory.search.multistart import ACTIVE_RTOL
+        from vaetheory.search.objective import Objective
+        from vaetheory.verdict.judge import judge_points, point_verdicts
+
+        d, s = self.data, self.s
+        if d["variant"]["name"] != self.variant.name:
+            self.differ("variant.name", d["variant"]["name"], self.variant.name)
+        problem = self.problem()
+        try:
+            objective = Objective(self.variant, problem)
+        except (ValueError, TypeError) as exc:
+            self.bad(f"variant {self.variant.name!r} cannot be built on this problem ({exc})")
+        theta = self.point(objective, "end")
+        self.point(objective, "start")
+        gamma, floor = self.gammas()
+        tolerances = {"kkt_tol": s.kkt_tol, "hessian_tol": s.hessian_tol, "active_rtol": ACTIVE_RTOL}
+        for key, mine in tolerances.items():
+            if d["certificate"][key] > mine * (1 + 1e-12):
+                self.mismatches.append(f"certificate.{key}: the report was certified at {d['certificate'][key]:g}, "
+                                       f"looser than this replay's {mine:g}")
+        answer = self.oracle(problem)
+        gammas = np.array([gamma])
+        judged = judge_points(objective, theta[None], gammas, answer, gamma_floor=floor, **tolerances)
+        U = objective.representation(theta[None], gammas)
+        own = np.linalg.norm(problem.X[None] - problem.Phi[None] @ U, axis=(1, 2)) / np.linalg.norm(problem.X)
+        stored_v = d["verdict"]
+        start_kind = stored_v.get("start_kind", d["start"]["kind"])
+        if start_kind != d["start"]["kind"]:
+            self.differ("verdict.start_kind", start_kind, d["start"]["kind"])
+        point = point_verdicts(judged, gammas, [d["start"]["kind"]], own)[0]
+        verdict = point.verdict
+        if d["kind"] != verdict:
+            self.differ("kind", d["kind"], verdict)
+        fresh_v = point.to_dict()
+        fresh_v.pop("proof", None)
+        self.compare_record("verdict", stored_v, fresh_v, skip={"proof"}, prose={"reason"})
+        proof = self.proof(objective, theta, gamma, judged, answer, verdict)
+        self.claim(problem, answer, verdict, gamma, proof)
+        versions = _versions()
+        if d["versions"] != versions:
+            self.notes.append(f"written with {_short(d['versions'], 200)}; replayed with {_short(versions, 200)}")
+        self.notes.append("not verified (run provenance or illustration): seed, restart, start.kind, start.support, "
+                          "reached_by, profile, versions")
+        support = [int(j) for j in np.flatnonzero(judged.masks[0])]
+        return ReplayResult(self.path, self.variant.name, str(d["kind"]), verdict, support,
+                            float(judged.residuals[0]), [list(x) for x in answer.supports],
+                            float(judged.certificate.energy[0]), not self.mismatches, self.mismatches, gamma,
+                            bool(judged.limit[0]), judged.reasons[0], proof, self.notes,
+                            asdict(s) | {"active_rtol": ACTIVE_RTOL})
+
+    def proof(self, objective, theta, gamma: float, judged, answer, verdict: str) -> dict | None:
+        """Re-check a stated proof on its stated box with the suite's precisions (`certify.interval.reprove`) and
+        compare the record; prove a minimum stated without a proof from scratch (shown, not compared)."""
+        from vaetheory.certify.interval import LADDER, METHOD, reprove
+        from vaetheory.certify.proof import Proof
+        from vaetheory.verdict.proofs import MINIMA, attach_proofs, k_star_rule, oracle_evidence
+
+        stated = self.data["verdict"].get("proof")
+        learn = self.data["gamma_mode"] == "learned" and self.variant.gamma.learnable
+        floor = None if judged.floor is None else float(judged.floor[0])
+        support_size = int(judged.masks[0].sum())
+        if stated is None or stated["status"] != "proved":
+            if stated is None and verdict not in MINIMA:
+                return None
+            fresh = attach_proofs(objective, theta[None], [gamma], [verdict], judged.masks, answer,
+                                  learn_gamma=learn, gamma_floor=floor,
+                                  active_rtol=judged.certificate.active_rtol)[0].to_dict()
+            if stated is None:
+                fresh["extra"] = dict(fresh.get("extra") or {}) | {
+                    "source": "proved at replay (the report stores no proof)"}
+            else:
+                self.compare("verdict.proof.status", stated["status"], fresh["status"])
+                self.compare("verdict.proof.method", stated["method"], fresh["method"])
+            return fresh
+        try:
+            record = Proof.from_dict(stated)
+        except (TypeError, ValueError) as exc:
+            self.bad(f"verdict.proof: malformed proof record ({exc})")
+        ladder = dict(LADDER)
+        if record.method != METHOD:
+            self.differ("verdict.proof.method", record.method, METHOD)
+        if record.precision_bits not in ladder:
+            self.mismatches.append(f"verdict.proof.precision_bits: {record.precision_bits} is not a precision this "
+                                   f"suite proves at ({', '.join(str(b) for b in ladder)}); not re-checked")
+            return Proof("not_proved", METHOD, "stated precision is not the suite's").to_dict()
+        if record.box_radius != ladder[record.precision_bits]:
+            self.mismatches.append(f"verdict.proof.box_radius: {record.box_radius!r} is not the suite's box radius "
+                                   f"{ladder[record.precision_bits]:g} at {record.precision_bits} bits")
+        again = reprove(objective, theta, gamma, record, learn_gamma=learn, gamma_floor=floor,
+                        active_rtol=judged.certificate.active_rtol)
+        again = k_star_rule(again, verdict, support_size, answer.k)
+        if verdict == "bad_local_min":
+            evidence = oracle_evidence(answer, objective.problem.Phi, objective.problem.X)
+            again = again.with_status(again.status, again.reason, support_size=support_size, **evidence)
+        out = again.to_dict()
+        if not again.proved:
+            self.mismatches.append(f"verdict.proof: the stated proof does not hold: {again.reason}")
+            return out
+        self.compare_record("verdict.proof", {k: v for k, v in stated.items() if k != "extra"},
+                            {k: v for k, v in out.items() if k != "extra"}, prose={"reason"})
+        extra = {k: v for k, v in (stated.get("extra") or {}).items() if k not in _PROOF_EXTRA_UNCOMPARED}
+        self.compare_record("verdict.proof.extra", extra, out["extra"], skip={"oracle_basis"})
+        if "oracle_basis" in extra:
+            self.compare_basis("verdict.proof.extra.oracle_basis", extra["oracle_basis"],
+                               out["extra"].get("oracle_basis"))
+        return out
+
+    def claim(self, problem, answer, verdict: str, gamma: float, proof: dict | None) -> None:
+        """The claim judged, its conditions and the status this point supports; the theorem conditions."""
+        from itertools import combinations
+
+        from vaetheory.problems.conditions import check_conditions
+        from vaetheory.verdict import claims as C
+        from vaetheory.verdict.proofs import MINIMA
+
+        stated = self.data["variant"]["claim"]
+        mode = self.data["gamma_mode"]
+        claim = C.claim_for(self.variant, mode)
+        self.compare("variant.claim.kind", stated["kind"], claim.kind)
+        if stated["statement"] != claim.statement:  # prose, reworded between versions: kind and conditions decide
+            self.notes.append(f"variant.claim.statement differs from this suite's wording: {claim.statement!r}")
+        conditions = check_conditions(problem)
+        self.compare_record("conditions", self.data["conditions"], conditions.to_dict())
+        ctx_gamma = float(self.data["gamma"]) if mode == "fixed" else gamma
+        ctx = C.ClaimContext(conditions, answer, ctx_gamma, mode)
+        _, values = C.conditions_met(claim, ctx)
+        self.compare("variant.claim.conditions", stated["conditions"], values)
+        evidence = C.claim_evidence(self.variant) if hasattr(C, "claim_evidence") else None
+        if "evidence" in stated:
+            self.compare("variant.claim.evidence", stated["evidence"], evidence)
+        # The run's status also counts its other end points, which the report does not hold: the stated status must
+        # be one this point allows with some other points beside it (a proved bad minimum alone decides it).
+        # proved: this point's proof as the run counted it — the stated proof, when replay re-proved it (a proof
+        # made at replay for a report without one did not count in the run's status)
+        stated_proof = self.data["verdict"].get("proof")
+        proved = (stated_proof is not None and proof is not None and proof.get("status") == "proved"
+                  and not (proof.get("extra") or {}).get("source"))
+        others = [(v, p) for v in MINIMA for p in (False, True)]
+        possible = set()
+        for r in range(len(others) + 1):
+            for extra in combinations(others, r):
+                summary, proved_counts = {verdict: 1}, {verdict: int(proved)}
+                for v, p in extra:
+                    summary[v] = summary.get(v, 0) + 1
+                    proved_counts[v] = proved_counts.get(v, 0) + int(p)
+                args = () if evidence in (None, "float") else (proved_counts,)
+                possible.add(C.claim_status(claim, ctx, summary, *args))
+        if stated["status"] not in possible:
+            self.mismatches.append(f"variant.claim.status: stated {stated['status']!r}, but this point "
+                                   f"({verdict}{', proved' if proved else ''}) allows only {sorted(possible)}")
+
+
+def _versions() -> dict:
+    from vaetheory.report.counterexample import library_versions
+
+    return library_versions()
