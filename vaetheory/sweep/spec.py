@@ -100,12 +100,14 @@ class SweepSpec:
     grid: dict[str, tuple]
     seed: int = 0
     prove: bool | None = False
-    relax: bool = True
+    relax: bool | None = None
     budget: int | None = None
     mip_time_limit: float = 60.0
     maxiter: int | None = None
     reports: int = 3
     report_plots: bool = False
+    adversarial: float | None = None
+    continuation: bool | None = None
     source: str | None = field(default=None, compare=False)
 
     def identity(self) -> dict:
@@ -118,6 +120,24 @@ class SweepSpec:
 
     def digest(self) -> str:
         return hashlib.sha256(json.dumps(self.identity(), sort_keys=True).encode()).hexdigest()
+
+    def start_mix(self, cell: Cell) -> tuple[float, bool, bool]:
+        """(adversarial fraction, continuation, relax) for `cell`: the spec's values, or where a key is "auto"
+        (the default) the default for the cell's size. Up to d = LARGE_D (the main job's sizes): adversarial
+        starts (non-optimal BFS and ℓ2,1 fits) on a quarter of the restarts and no continuation, as
+        `vaetheory check` does. Above: no adversarial starts (each costs a search from d active coordinates, and
+        drawing the BFS supports d×d rank tests; bench/product_path.py), and γ-continuation for every random start
+        when r > CONTINUATION_AUTO_MIN_RATIO · d, where random starts stall on large supports. The ℓ2,1
+        relaxation runs only when adversarial starts use its support (rows report nothing else of it)."""
+        large = cell.d > LARGE_D
+        adv = self.adversarial
+        if adv is None:
+            adv = 0.0 if large else ADVERSARIAL_AUTO
+        cont = self.continuation
+        if cont is None:
+            cont = large and cell.r > CONTINUATION_AUTO_MIN_RATIO * cell.d
+        relax = self.relax if self.relax is not None else adv > 0
+        return float(adv), bool(cont), bool(relax)
 
     def cells(self) -> list[Cell]:
         values = [self.grid[a] for a in GRID_AXES]
@@ -155,7 +175,11 @@ class TaskKey:
 
 
 _SWEEP_KEYS = {"name", "problems", "restarts", "variants", "gamma", "oracle", "seed", "prove", "relax", "budget",
-               "mip_time_limit", "maxiter", "reports", "report_plots"}
+               "mip_time_limit", "maxiter", "reports", "report_plots", "adversarial", "continuation"}
+#: The start mix's "auto" defaults (`SweepSpec.start_mix`).
+ADVERSARIAL_AUTO = 0.25
+LARGE_D = 50
+CONTINUATION_AUTO_MIN_RATIO = 0.25
 _SWEEP_REQUIRED = ("name", "problems", "restarts", "variants", "gamma")
 
 
@@ -168,6 +192,15 @@ def _int(value, where: str, low: int) -> int:
 def _bool(value, where: str) -> bool:
     if not isinstance(value, bool):
         raise InputError(f"{where} must be true or false, got {value!r}")
+    return value
+
+
+def _bool_or_auto(value, where: str) -> bool | None:
+    """True, False, or None for "auto"."""
+    if value == "auto":
+        return None
+    if not isinstance(value, bool):
+        raise InputError(f"{where} must be true, false or \"auto\", got {value!r}")
     return value
 
 
@@ -243,7 +276,14 @@ def parse_spec(data: dict, source: str = "spec") -> SweepSpec:
         prove = None
     elif not isinstance(prove, bool):
         raise InputError(f"{source}: [sweep] prove must be true, false or \"auto\", got {prove!r}")
-    relax = _bool(sw.get("relax", True), f"{source}: [sweep] relax")
+    relax = _bool_or_auto(sw.get("relax", "auto"), f"{source}: [sweep] relax")
+    adversarial = sw.get("adversarial", "auto")
+    if adversarial == "auto":
+        adversarial = None
+    elif isinstance(adversarial, bool) or not isinstance(adversarial, (int, float)) or not 0 <= adversarial < 1:
+        raise InputError(f"{source}: [sweep] adversarial must be \"auto\" or a fraction of the restarts in [0, 1), "
+                         f"got {adversarial!r}")
+    continuation = _bool_or_auto(sw.get("continuation", "auto"), f"{source}: [sweep] continuation")
     budget = sw.get("budget")
     budget = None if budget is None else _int(budget, f"{source}: [sweep] budget", 1)
     mip = sw.get("mip_time_limit", 60.0)
@@ -276,7 +316,8 @@ def parse_spec(data: dict, source: str = "spec") -> SweepSpec:
                          f"r = {max(grid['r'])} > n = {min(grid['n'])}")
     return SweepSpec(name=name, problems=problems, restarts=restarts, variants=variants, gamma=gamma, oracle=oracle,
                      grid=grid, seed=seed, prove=prove, relax=relax, budget=budget, mip_time_limit=float(mip),
-                     maxiter=maxiter, reports=reports, report_plots=plots, source=source)
+                     maxiter=maxiter, reports=reports, report_plots=plots, source=source,
+                     adversarial=None if adversarial is None else float(adversarial), continuation=continuation)
 
 
 def load_spec(path: str | os.PathLike) -> SweepSpec:

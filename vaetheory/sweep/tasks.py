@@ -35,11 +35,13 @@ def _error_text(exc: BaseException) -> str:
     return (f"{type(exc).__name__}: {exc}".splitlines() or ["error"])[0][:300]
 
 
-def analyse(problem, spec: SweepSpec):
-    """`analyse_problem` with the spec's oracle method, budget, MIP time limit and relaxation switch."""
+def analyse(problem, spec: SweepSpec, cell=None):
+    """`analyse_problem` with the spec's oracle method, budget, MIP time limit and relaxation switch (for `cell`
+    when given: "auto" resolved by `SweepSpec.start_mix`; else on unless the spec says false)."""
     from vaetheory.verdict.check import analyse_problem
 
-    kwargs: dict = {"relax": spec.relax, "oracle": spec.oracle, "mip_time_limit": spec.mip_time_limit}
+    relax = spec.start_mix(cell)[2] if cell is not None else spec.relax is not False
+    kwargs: dict = {"relax": relax, "oracle": spec.oracle, "mip_time_limit": spec.mip_time_limit}
     if spec.budget is not None:
         kwargs["budget"] = spec.budget
     return analyse_problem(problem, **kwargs)
@@ -62,8 +64,10 @@ def _check_rows(spec, key, variant_name, gamma, version, problem, analysis, anal
 
     t0 = time.perf_counter()
     variant = get_variant(variant_name)
+    adversarial, continuation, _ = spec.start_mix(key.cell)
     result = run_check(problem, variant, restarts=spec.restarts, seed=key.problem_seed, gamma=gamma.value,
-                       learn_gamma=gamma.learned, analysis=analysis, maxiter=spec.maxiter, prove=spec.prove)
+                       learn_gamma=gamma.learned, analysis=analysis, maxiter=spec.maxiter, prove=spec.prove,
+                       adversarial_fraction=adversarial, continuation=continuation)
     seconds = time.perf_counter() - t0
     o = analysis.oracle
     energies = np.array([p.energy if p.verdict in CERTIFIED else np.inf for p in result.points])
@@ -99,7 +103,7 @@ def run_task(spec: SweepSpec, key: TaskKey) -> dict:
             c = key.cell
             problem = make_problem(c.d, c.kappa, c.r, c.n, c.rows, seed=key.problem_seed, noise=c.noise)
             ta = time.perf_counter()
-            analysis = analyse(problem, spec)
+            analysis = analyse(problem, spec, c)
             analysis_seconds = time.perf_counter() - ta
         except Exception as exc:  # the problem or its oracle failed: every run of the task is an error
             for v, g in runs:
