@@ -30,7 +30,8 @@ from vaetheory.variants import get_variant  # noqa: E402
 from vaetheory.verdict.check import analyse_problem, run_check  # noqa: E402
 
 MODES = (("fixed 1e-6", dict(gamma=1e-6)), ("learned", dict(learn_gamma=True)))
-COLUMNS = ("optimal (interior)", "optimal (limit)", "bad (interior)", "bad (limit)", "saddle", "not_converged")
+COLUMNS = ("optimal (interior)", "optimal (limit)", "bad (interior)", "bad (limit)", "undecided_min", "degenerate_min",
+           "saddle", "not_converged")
 
 
 def counts(points: list[dict]) -> dict[str, int]:
@@ -44,16 +45,30 @@ def counts(points: list[dict]) -> dict[str, int]:
     return out
 
 
+def commit() -> str:
+    """The commit measured (with "+dirty" when the work tree differs from it)."""
+    import subprocess
+
+    root = Path(__file__).resolve().parents[1]
+    head = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=root, capture_output=True, text=True)
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root, capture_output=True,
+                           text=True)
+    return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--first", type=int, default=1000)
     ap.add_argument("--count", type=int, default=20)
     ap.add_argument("--restarts", type=int, default=16)
+    ap.add_argument("--rows", default="orthogonal", help="nonzero rows of Z*: orthogonal or gaussian")
+    ap.add_argument("--r", type=int, default=5)
+    ap.add_argument("--n", type=int, default=20)
     ap.add_argument("--out", default="bench/learned_gamma.json")
     args = ap.parse_args(argv)
     rows, t_all = [], time.perf_counter()
     for seed in range(args.first, args.first + args.count):
-        problem = make_problem(10, 25, 5, 20, "orthogonal", seed)
+        problem = make_problem(10, 25, args.r, args.n, args.rows, seed)
         analysis = analyse_problem(problem)
         row = {"seed": seed, "k": analysis.oracle.k, "runs": {}}
         for name in ("vae-full", "vae-diag"):
@@ -65,7 +80,8 @@ def main(argv=None) -> int:
                     "counts": counts(pts), "claim_status": res.claim_status, "seconds": time.perf_counter() - t0,
                     "load": list(os.getloadavg()),
                     "proofs": res.proofs,
-                    "points": [{k: p[k] for k in ("verdict", "gamma", "start_kind", "limit", "reason", "energy")}
+                    "points": [{k: p[k] for k in ("verdict", "gamma", "gamma_floor", "followed", "start_kind", "limit",
+                                                  "reason", "energy")}
                                | {"size": len(p["support"]),
                                   "proof": (p.get("proof") or {}).get("status")} for p in pts]}
         diag, full = row["runs"]["vae-diag learned"], row["runs"]["vae-full learned"]
@@ -85,7 +101,12 @@ def main(argv=None) -> int:
         proved[key] = {v: f"{sum(p['proof'] == 'proved' for p in pts if p['verdict'] == v)}/"
                           f"{sum(p['verdict'] == v for p in pts)}" for v in ("optimal", "bad_local_min")}
     acc = [r["accept"] for r in rows]
-    summary = {"problems": len(rows), "restarts": args.restarts, "seconds": time.perf_counter() - t_all,
+    limit_failures = {key: sum(p["verdict"] == "not_converged" and "limit" in (p["reason"] or "")
+                               for r in rows for p in r["runs"][key]["points"]) for key in rows[0]["runs"]}
+    followed = {key: sum(bool(p["followed"]) for r in rows for p in r["runs"][key]["points"]) for key in rows[0]["runs"]}
+    summary = {"family": {"d": 10, "kappa": 25, "r": args.r, "n": args.n, "rows": args.rows},
+               "commit": commit(), "problems": len(rows), "restarts": args.restarts,
+               "not_converged_by_failed_limit_check": limit_failures, "followed_below_floor": followed, "seconds": time.perf_counter() - t_all,
                "load_end": list(os.getloadavg()), "totals": total, "proved": proved,
                "diag_problems_with_interior_bad": sum(a["diag_bad_above_floor"] >= 1 for a in acc),
                "diag_problems_not_converged_le_4": sum(a["diag_not_converged"] <= 4 for a in acc),

@@ -32,9 +32,10 @@ from vaetheory.verdict.check import analyse_problem, run_check  # noqa: E402
 from vaetheory.verdict.proofs import attach_proofs, proof_summary  # noqa: E402
 
 
-def measure(sizes: tuple[int, int, int, int], seed: int, variant_name: str, gamma: float, restarts: int) -> dict:
+def measure(sizes: tuple[int, int, int, int], seed: int, variant_name: str, gamma: float, restarts: int,
+            rows: str = "orthogonal") -> dict:
     d, kappa, r, n = sizes
-    problem = make_problem(d, kappa, r, n, "orthogonal", seed)
+    problem = make_problem(d, kappa, r, n, rows, seed)
     analysis = analyse_problem(problem)
     variant = get_variant(variant_name)
     t0 = time.perf_counter()
@@ -54,7 +55,7 @@ def measure(sizes: tuple[int, int, int, int], seed: int, variant_name: str, gamm
     wide = sum(prove_point(obj, res.search.theta[i], float(res.search.gamma[i]), bits=256, rho=1e-8).proved
                for i, v in enumerate(verdicts) if v in ("optimal", "bad_local_min"))
     reasons = sorted({p.reason for p in proofs if p.status == "not_proved"})
-    return {"sizes": list(sizes), "seed": seed, "variant": variant_name, "gamma": gamma, "restarts": restarts,
+    return {"sizes": list(sizes), "rows": rows, "seed": seed, "variant": variant_name, "gamma": gamma, "restarts": restarts,
             "verdicts": res.summary, "proofs": summary, "search_s": round(res.timings["search"], 3),
             "check_s": round(t_check, 3), "prove_s": round(t_prove, 3),
             "ratio_prove_to_search": round(t_prove / res.timings["search"], 4),
@@ -69,6 +70,8 @@ def main(argv=None) -> None:
     ap.add_argument("--restarts", type=int, default=32)
     ap.add_argument("--gamma", type=float, default=1e-6)
     ap.add_argument("--sizes", default="10,25,5,20;20,40,5,20", help="d,kappa,r,n groups separated by ';'")
+    ap.add_argument("--rows", default="orthogonal", help="nonzero rows of Z*: orthogonal (needs n >= r) or gaussian")
+    ap.add_argument("--variants", default="vae-diag,vae-full")
     ap.add_argument("--out", default=str(Path(__file__).with_name("proof_cost.json")))
     args = ap.parse_args(argv)
     rows = []
@@ -79,8 +82,8 @@ def main(argv=None) -> None:
     for group in args.sizes.split(";"):
         sizes = tuple(int(x) for x in group.split(","))
         for seed in (int(s) for s in args.seeds.split(",")):
-            for name in ("vae-diag", "vae-full"):
-                row = measure(sizes, seed, name, args.gamma, args.restarts)
+            for name in args.variants.split(","):
+                row = measure(sizes, seed, name, args.gamma, args.restarts, args.rows)
                 rows.append(row)
                 v, p = row["verdicts"], row["proofs"]
                 print(f"| {group} | {seed} | {name} | {v['optimal']}/{v['bad_local_min']} | "
