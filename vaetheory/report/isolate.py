@@ -8,11 +8,20 @@ killed: it gets its own session (so a Ctrl-C at the terminal reaches only the pa
 each finished (variant, problem) run as one JSON line on a private pipe (what the plug-in prints goes to stderr),
 and when the time is up the parent kills its whole process group and removes the temporaries it left
 (`vaetheory.core.files.remove_temporaries`). Reports the child finished before that stay: each is written as a
-complete group. The cost is one more interpreter start (about a second of imports) per isolated variant, so
+complete group.
+
+Process hygiene (Linux): the child is a *child subreaper* (``prctl(PR_SET_CHILD_SUBREAPER)``), so whatever a
+plug-in starts stays below it even when it daemonises (``setsid`` and a double fork); it dies with its parent
+(``prctl(PR_SET_PDEATHSIG, SIGTERM)`` and a watchdog thread that polls the parent's pid); and whenever it ends (its
+task done, SIGTERM, its parent gone) it kills every process below it and removes its temporaries. The parent, on a
+time limit or an interrupt, also kills every process below the child (a snapshot taken before the child dies),
+besides the child's process group; a SIGTERM or SIGHUP to the parent while a child runs stops the child as Ctrl-C
+does. The cost is one more interpreter start (about a second of imports) per isolated variant, so
 built-ins run in the main process unless a time limit is asked for.
 """
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import queue
@@ -28,6 +37,43 @@ from pathlib import Path
 DEFAULT_PLUGIN_TIMEOUT = 900.0
 #: How long an interrupted or timed-out child gets to stop on its own before it is killed.
 GRACE_SECONDS = 5.0
+#: How often the child's watchdog checks that its parent is still there, in seconds.
+WATCHDOG_SECONDS = 0.5
+_PARENT_ENV = "VAETHEORY_ISOLATE_PARENT"
+_PR_SET_PDEATHSIG, _PR_SET_CHILD_SUBREAPER = 1, 36
+
+
+def descendants(root: int) -> list[int]:
+    """Pids of every live process below `root` (from /proc; [] where there is none), parents before children."""
+    children: dict[int, list[int]] = {}
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return []
+    for name in entries:
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as fh:
+                stat = fh.read()
+            ppid = int(stat[stat.rindex(b")") + 2:].split()[1])  # the command name may hold spaces and ')'
+        except (OSError, ValueError, IndexError):
+            continue  # ended meanwhile
+        children.setdefault(ppid, []).append(int(name))
+    out, todo = [], [root]
+    while todo:
+        for child in children.get(todo.pop(), ()):
+            out.append(child)
+            todo.append(child)
+    return out
+
+
+def _kill_all(pids) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
 
 
 @dataclass
@@ -50,8 +96,13 @@ def _child_env() -> dict[str, str]:
 
 
 def _kill(proc: subprocess.Popen, first: int) -> None:
-    """Send `first` to the child's process group, wait GRACE_SECONDS, then SIGKILL it."""
+    """Send `first` to the child's process group, wait GRACE_SECONDS, then SIGKILL it and every process below it
+    (taken before the child can die: afterwards its orphans would no longer be found below it)."""
+    below = descendants(proc.pid)
     for sig, wait in ((first, GRACE_SECONDS), (signal.SIGKILL, None)):
+        if sig == signal.SIGKILL:
+            below += [pid for pid in descendants(proc.pid) if pid not in below]
+            _kill_all(below)
         try:
             os.killpg(proc.pid, sig)
         except ProcessLookupError:
@@ -62,6 +113,7 @@ def _kill(proc: subprocess.Popen, first: int) -> None:
         except subprocess.TimeoutExpired:
             continue
     proc.wait()
+    _kill_all(below)  # the child normally killed them on its way out; a plug-in's daemon may have escaped that
 
 
 def run_isolated(task: dict, timeout: float | None, *, out_dir: str | os.PathLike | None = None,
@@ -71,8 +123,11 @@ def run_isolated(task: dict, timeout: float | None, *, out_dir: str | os.PathLik
     on_message: called with each message as it arrives (progress). out_dir: folder whose temporaries a killed child
     may have left, removed afterwards. On KeyboardInterrupt the child gets SIGINT (it finishes the report it is
     writing, then stops), its leftovers are removed and the interrupt is raised again."""
+    env = _child_env() | {_PARENT_ENV: str(os.getpid())}
+    if out_dir is not None:  # the child removes its own temporaries there when it is stopped
+        task = task | {"cleanup_dir": str(out_dir)}
     proc = subprocess.Popen([sys.executable, "-m", "vaetheory.report.isolate"], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, env=_child_env(), start_new_session=True)
+                            stdout=subprocess.PIPE, env=env, start_new_session=True)
     lines: queue.Queue = queue.Queue()
 
     def read() -> None:  # a thread, so that the parent can wait on the queue with a deadline
@@ -83,6 +138,7 @@ def run_isolated(task: dict, timeout: float | None, *, out_dir: str | os.PathLik
     threading.Thread(target=read, daemon=True).start()
     outcome = Outcome()
     deadline = None if timeout is None else time.monotonic() + timeout
+    restore = _stop_on_termination()
     try:
         try:
             proc.stdin.write(json.dumps(task).encode())
@@ -117,6 +173,7 @@ def run_isolated(task: dict, timeout: float | None, *, out_dir: str | os.PathLik
         _kill(proc, signal.SIGINT)
         raise
     finally:
+        restore()
         if out_dir is not None:
             from vaetheory.core.files import remove_temporaries
 
@@ -124,8 +181,74 @@ def run_isolated(task: dict, timeout: float | None, *, out_dir: str | os.PathLik
     return outcome
 
 
+class Terminated(SystemExit):
+    """SIGTERM or SIGHUP reached a parent waiting for its child: stop like Ctrl-C, exit 128 + signal."""
+
+
+def _stop_on_termination():
+    """In the main thread, make SIGTERM and SIGHUP raise `Terminated` while a child runs (Python's default would end
+    the parent at once, skipping the child's stop); return the function that puts the old handlers back."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    old = {}
+
+    def stop(signum, frame):
+        raise Terminated(128 + signum)
+
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        try:
+            if signal.getsignal(sig) is signal.SIG_DFL:
+                old[sig] = signal.signal(sig, stop)
+        except (ValueError, OSError):
+            pass
+
+    def restore() -> None:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+    return restore
+
+
 def _interrupted(signum, frame) -> None:
     raise KeyboardInterrupt
+
+
+def _end_child(code: int) -> None:
+    """Kill every process below this child (it is their subreaper), remove its temporaries, exit at once."""
+    _kill_all(descendants(os.getpid()))
+    if _CLEANUP_DIR:
+        try:
+            from vaetheory.core.files import remove_temporaries
+
+            remove_temporaries(_CLEANUP_DIR[0], os.getpid())
+        except Exception:  # noqa: BLE001  (best effort on the way out)
+            pass
+    os._exit(code)
+
+
+_CLEANUP_DIR: list[str] = []
+
+
+def _tie_to_parent() -> None:
+    """Make this child a subreaper and have it end (`_end_child`) with its parent: PR_SET_PDEATHSIG delivers
+    SIGTERM when the parent dies; a watchdog thread covers systems without prctl and a parent that died before the
+    prctl call."""
+    expected = int(os.environ.get(_PARENT_ENV, "0")) or os.getppid()
+    signal.signal(signal.SIGTERM, lambda signum, frame: _end_child(128 + signum))
+    signal.signal(signal.SIGHUP, lambda signum, frame: _end_child(128 + signum))
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+            libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
+        except (OSError, AttributeError):
+            pass
+
+    def watch() -> None:
+        while os.getppid() == expected:
+            time.sleep(WATCHDOG_SECONDS)
+        _end_child(128 + signal.SIGTERM)
+
+    threading.Thread(target=watch, daemon=True, name="vaetheory-parent-watchdog").start()
 
 
 def _child_main() -> None:
@@ -134,7 +257,10 @@ def _child_main() -> None:
     Tasks: ``{"kind": "main", ...}`` runs one variant on the main job's problems (`mainjob.variant_records`),
     ``{"kind": "single", ...}`` one variant on one problem file (`mainjob.check_problem_file`),
     ``{"kind": "replay", ...}`` a report replayed with the variant the user named (`replay.replay_in_child`)."""
+    _tie_to_parent()
     task = json.load(sys.stdin)
+    if task.get("cleanup_dir"):
+        _CLEANUP_DIR.append(task["cleanup_dir"])
     channel = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)  # whatever the plug-in prints goes to stderr, not into the messages
 
@@ -171,4 +297,8 @@ if __name__ == "__main__":
     try:
         _child_main()
     except KeyboardInterrupt:  # the parent asked it to stop; reports in progress were completed or not started
-        sys.exit(130)
+        sys.stdout.flush()
+        _end_child(130)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    _end_child(0)  # nothing a plug-in started outlives its child
