@@ -29,6 +29,24 @@ def machine() -> dict[str, Any]:
             "torch_threads_default": torch.get_num_threads(), "memory_budget_bytes": MEMORY_BUDGET}
 
 
+def commit() -> dict[str, Any]:
+    """The commit the measurement runs on: {"commit": short hash, "dirty": whether tracked files differ from it}
+    (bench/publish.py stamps every rendered table with it). {"commit": None} outside a git checkout."""
+    import subprocess
+
+    root = Path(__file__).resolve().parent.parent
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=True).stdout.strip()
+
+    try:
+        head = git("rev-parse", "--short=7", "HEAD")
+        dirty = bool(git("status", "--porcelain", "--untracked-files=no", "--", "vaetheory", "pyproject.toml"))
+    except (OSError, subprocess.CalledProcessError):
+        return {"commit": None, "dirty": None}
+    return {"commit": head, "dirty": dirty}
+
+
 def timed(fn: Callable[[], Any]) -> tuple[Any, float]:
     """(fn(), wall seconds)."""
     t0 = time.perf_counter()
@@ -68,6 +86,7 @@ def merge_section(path: Path, name: str, section: dict[str, Any], meta: dict[str
         data = json.loads(path.read_text()) if path.exists() else {}
         data.setdefault("sections", {})[name] = section
         data["meta"] = {**data.get("meta", {}), **meta}
+        section.setdefault("measured_on", commit())  # each section may be re-measured on its own commit
         tmp = path.with_suffix(".json.tmp")
         tmp.write_text(json.dumps(data, indent=1, default=_jsonable) + "\n")
         os.replace(tmp, path)

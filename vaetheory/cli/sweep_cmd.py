@@ -80,12 +80,13 @@ def run_cmd(spec_path, out_dir, workers, scheduler, no_progress):
 @sweep.command("report", epilog=_examples("vaetheory sweep report runs/tiny",
                                           "vaetheory sweep report runs/lg --x r --y n"))
 @click.argument("sweep_dir", metavar="DIR", type=click.Path(file_okay=False))
-@click.option("--x", "x_axis", default=None, help="Grid axis along the heat maps' x (default: first varying axis).")
-@click.option("--y", "y_axis", default=None, help="Grid axis along the heat maps' y (default: the next one).")
+@click.option("--x", "x_axis", default=None, help="Grid axis along the figures' x (default: first varying axis).")
+@click.option("--y", "y_axis", default=None,
+              help="Grid axis along the heat maps' y (default: the next one; giving it draws heat maps).")
 def report_cmd(sweep_dir, x_axis, y_axis):
-    """Summarise the sweep in DIR with DuckDB: per grid cell × variant × γ mode, the rate of problems with a
-    certified bad minimum and of exact recovery (Wilson 95 % intervals), written to DIR/summary.md, and heat maps
-    DIR/heatmap*.png (one panel per variant × γ mode)."""
+    """Summarise the sweep in DIR with DuckDB: per grid cell × variant × γ mode, the share of bad end points and
+    the recovery rate (Wilson 95 % intervals), written to DIR/summary.md, and figures DIR/rates*.png: line plots
+    when the grid has one varying axis, else heat maps over --x and --y (one panel per variant × γ mode)."""
     from vaetheory.sweep.report import write_summary
 
     out = write_summary(sweep_dir, x=x_axis, y=y_axis)
