@@ -1,0 +1,335 @@
+"""Fixed-γ interval branch and bound over every face of ν ≥ 0 (docs/landscape.md).
+
+For each face F (the columns with ν_j > 0) the driver
+
+1. proves an outer box holding every KKT point of the face (`face_bounds`; needs Φ_F of full column rank);
+2. splits it (log scale; the lowest piece of each coordinate touches 0), discarding boxes by the per-coordinate
+   sign test (`enclose.sign_test`) and, for L_full, contracting ν_j to the only range where ∂E/∂ν_j can vanish;
+3. on small surviving boxes, polishes a float Newton root of the face gradient and runs Krawczyk on a box around
+   it a little wider than the search box (so the neighbours of a root fall inside it: no cluster effect); a proved
+   box holds exactly one stationary point of the face, classified by `enclose.classify_root_box`;
+4. whatever cannot be decided (time or box budget, a face without outer bound, a box too thin to split) is listed
+   as unresolved with the reason.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from itertools import combinations
+
+import numpy as np
+
+from vaetheory.landscape import enclose
+from vaetheory.landscape.enclose import FaceData
+
+SPLIT_LOW = 1 / 16  #: a coordinate range [0, h] splits at h·SPLIT_LOW (log-scale exploration towards 0)
+THIN = 1e-12  #: a box whose every side is below THIN × its upper end (or a [0, h] side with h below THIN × the
+#: face's bound) is too thin to split further: unresolved
+ZERO_SIDE = 2.0  #: a side [0, h] splits like a side [a, 2a] (see `_split`)
+NEWTON_WIDTH = 0.5  #: relative width below which a surviving box gets a Newton polish and a Krawczyk test
+ROOT_INFLATE = 3.0  #: Krawczyk box around a Newton root: this many search-box widths on each side
+
+
+@dataclass
+class FaceRoot:
+    face: tuple[int, ...]
+    kind: str  # min | saddle | not_kkt | degenerate
+    nu: np.ndarray  # (κ,) float point (Newton root)
+    lo: np.ndarray  # proved box (face coordinates; 0 elsewhere)
+    hi: np.ndarray
+    info: dict = field(default_factory=dict)
+
+
+@dataclass
+class FaceOutcome:
+    face: tuple[int, ...]
+    boxes: int = 0
+    roots: list[FaceRoot] = field(default_factory=list)
+    unresolved: list[dict] = field(default_factory=list)
+    seconds: float = 0.0
+    discards: dict = field(default_factory=dict)
+
+
+class BasicSolutions:
+    """Row norms of every basic solution of [Φ, I] Y = X, enclosed in Arb (computed once per run).
+
+    Ben-Tal & Teboulle (1990; Dikin 1967): for A of full row rank and any positive diagonal W, the weighted
+    least-squares solution W Aᵀ(A W Aᵀ)⁻¹ b is a convex combination of the basic solutions A_B⁻¹b (B a set of d
+    independent columns). With A = [Φ_F, I] and W = diag(ν_F, γ·1), that solution is the posterior mean
+    U* = Γ Φᵀ Σ⁻¹ X (both variants, docs/theory.md §2), so ‖μ_j‖ ≤ max over bases B ∋ j of B ⊆ F ∪ I of
+    ‖(A_B⁻¹X)_j‖: a bound on every face, whatever its rank."""
+
+    def __init__(self, fd: FaceData):
+        from vaetheory.core.subsets import iter_subset_chunks
+
+        flint = fd.flint
+        d, kappa = fd.d, fd.kappa
+        cols = [[fd.aPhi[i, j] for i in range(d)] for j in range(kappa)]
+        cols += [[flint.arb(1 if i == e else 0) for i in range(d)] for e in range(d)]
+        self.bases: list[tuple[frozenset, dict]] = []
+        self.failed = False
+        for chunk in iter_subset_chunks(kappa + d, d):
+            for B in chunk.tolist():  # Arb is scalar: one d×d solve per basis, C(κ+d, d) in all
+                A = flint.arb_mat(d, d)
+                for a, k in enumerate(B):
+                    for i in range(d):
+                        A[i, a] = cols[k][i]
+                try:
+                    Y = A.solve(fd.aX)
+                except ZeroDivisionError:
+                    det = A.det()
+                    if det == 0:  # exactly singular: weight 0 in the convex combination
+                        continue
+                    self.failed = True  # not provably singular nor invertible: no sound bound
+                    continue
+                rows = {}
+                for a, k in enumerate(B):
+                    if k < kappa:
+                        r = flint.arb(0)
+                        for i in range(fd.n):
+                            r += Y[a, i] * Y[a, i]
+                        rows[k] = enclose.up(r)
+                self.bases.append((frozenset(k for k in B if k < kappa), rows))
+
+    def mu_bounds(self, face) -> dict[int, float]:
+        """max over bases B ⊆ face ∪ I containing j of ‖(A_B⁻¹X)_j‖², per j in the face."""
+        fs = frozenset(face)
+        out = {j: 0.0 for j in face}
+        for cols, rows in self.bases:
+            if cols <= fs:
+                for j, v in rows.items():
+                    out[j] = max(out[j], v)
+        return out
+
+
+def face_bounds(fd: FaceData, face: tuple[int, ...], basic: BasicSolutions | None = None) -> np.ndarray | str:
+    """Upper bounds U_j (κ,), 0 off the face, with every KKT point of the face in ∏ [0, U_j]; or a reason string.
+    The smaller of two proved bounds per coordinate:
+
+    (a) full column rank faces. With δ_j = dist(φ_j, span Φ_{F∖j})² = 1 / [(Φ_FᵀΦ_F)⁻¹]_jj > 0: s_j ≥ δ_j/γ and
+    q_j ≤ s_j ‖X‖²/γ (Cauchy–Schwarz in A_j⁻¹, A_j ⪰ γI), so at a zero of ∂E/∂ν_j
+    L_full: ν_j ≤ q_j/(n s_j²) ≤ ‖X‖²/(n δ_j);
+    L_diag: n c_j ν_j² s_j ≤ (‖X‖²/γ)(γ + ν_j c_j), whence ν_j ≤ [‖X‖²c_j + √(‖X‖⁴c_j² + 4nc_jδ_j‖X‖²γ)]/(2nc_jδ_j).
+
+    (b) every face, from M_j ≥ ‖μ_j‖² (`BasicSolutions`) and μ_j = ν_j φ_jᵀΣ⁻¹X. L_diag: stationarity is
+    n c_j ν_j² = ‖μ_j‖²(γ + ν_j c_j), so ν_j ≤ M_j/n + √(M_jγ/(n c_j)). L_full: stationarity is
+    n ν_j² s_j/(1 + ν_j s_j) = ‖μ_j‖²; either ν_j s_j ≥ 1 and ν_j ≤ 2M_j/n, or ν_j² s_j < 2M_j/n with
+    s_j ≥ c_j²/(γc_j + Σ_{k∈F∖j} ν_k (φ_kᵀφ_j)²) (Cauchy–Schwarz); at the largest coordinate V this gives
+    V² < a_j + b_j V (a_j = 2M_jγ/(n c_j), b_j = 2M_jβ_j/(n c_j²), β_j = Σ_k (φ_kᵀφ_j)²), so every ν_k ≤
+    max_j max(2M_j/n, (b_j + √(b_j² + 4a_j))/2).
+    """
+    flint = fd.flint
+    U = np.full(fd.kappa, np.inf)
+    U[[j for j in range(fd.kappa) if j not in face]] = 0.0
+    if not face:
+        return U
+    P = flint.arb_mat(fd.d, len(face))
+    for a, j in enumerate(face):
+        for i in range(fd.d):
+            P[i, a] = fd.aPhi[i, j]
+    X2 = flint.arb(0)
+    for row in fd.aX.tolist():
+        for v in row:
+            X2 += v * v
+    try:
+        Ginv = (P.transpose() * P).inv() if len(face) <= fd.d else None
+    except ZeroDivisionError:
+        Ginv = None
+    if Ginv is not None:
+        for a, j in enumerate(face):
+            if not Ginv[a, a] > 0:
+                continue
+            delta = 1 / Ginv[a, a]
+            if fd.covariance == "full":
+                u = X2 / (fd.an * delta)
+            else:
+                c = fd.c[j]
+                u = (X2 * c + (X2 * X2 * c * c + 4 * fd.an * c * delta * X2 * fd.agamma).sqrt()) / (2 * fd.an * c * delta)
+            U[j] = min(U[j], enclose.up(u))
+    if basic is not None and not basic.failed:
+        M = {j: flint.arb(v) for j, v in basic.mu_bounds(face).items()}
+        if fd.covariance == "diag":
+            for j in face:
+                U[j] = min(U[j], enclose.up(M[j] / fd.an + (M[j] * fd.agamma / (fd.an * fd.c[j])).sqrt()))
+        else:
+            V = 0.0
+            G = fd.aPhi.transpose() * fd.aPhi
+            for j in face:
+                beta = flint.arb(0)
+                for k in face:
+                    if k != j:
+                        beta += G[j, k] * G[j, k]
+                a_j = 2 * M[j] * fd.agamma / (fd.an * fd.c[j])
+                b_j = 2 * M[j] * beta / (fd.an * fd.c[j] * fd.c[j])
+                cand = (b_j + (b_j * b_j + 4 * a_j).sqrt()) / 2
+                V = max(V, enclose.up(2 * M[j] / fd.an), enclose.up(cand))
+            for j in face:
+                U[j] = min(U[j], V)
+    if not np.all(np.isfinite(U[list(face)])):
+        return "no proved outer bound on this face's KKT points (dependent columns and no basic-solution bound)"
+    return U
+
+
+def face_newton(fd: FaceData, face: tuple[int, ...], nu0: np.ndarray, steps: int = 40) -> np.ndarray | None:
+    """Float64 Newton on the face gradient in log ν (so ν stays > 0); the root, or None without convergence."""
+    F = list(face)
+    Phi, X, g0, n = fd.Phi, fd.X, fd.gamma, fd.n
+    PF = Phi[:, F]
+    c = (PF**2).sum(0)
+    u = np.log(np.maximum(nu0[F], 1e-300))
+    for _ in range(steps):
+        v = np.exp(u)
+        S = np.linalg.inv(g0 * np.eye(fd.d) + (PF * v) @ PF.T)
+        K = PF.T @ S @ PF
+        B = PF.T @ S @ X
+        M = B @ B.T
+        if fd.covariance == "full":
+            g = n * np.diag(K) - np.diag(M)
+            H = 2 * K * M - n * K * K
+        else:
+            t = g0 + v * c
+            g = n * c / t - np.diag(M)
+            H = 2 * K * M - np.diag(n * c * c / t**2)
+        gu = v * g
+        Hu = v[:, None] * H * v[None, :] + np.diag(gu)
+        try:
+            step = np.linalg.solve(Hu, gu)
+        except np.linalg.LinAlgError:
+            return None
+        if not np.all(np.isfinite(step)):
+            return None
+        step = np.clip(step, -2.0, 2.0)
+        u = u - step
+        if np.max(np.abs(step)) < 1e-13:
+            out = np.zeros(fd.kappa)
+            out[F] = np.exp(u)
+            return out
+    return None
+
+
+def _split(lo, hi, face, U):
+    """Two halves along the widest coordinate in log scale. A side [0, h] counts as a factor ZERO_SIDE: the sign
+    test's verdict there is that of ∂E/∂ν_j near ν_j = 0, which narrowing the *other* coordinates decides, so
+    those go first; cutting [0, h] at h·SPLIT_LOW explores ν_j → 0 geometrically."""
+    best, key = None, -1.0
+    for j in face:
+        if lo[j] == 0:
+            k = math.log(ZERO_SIDE) if hi[j] > THIN * U[j] else -1.0
+        else:
+            k = math.log(hi[j] / lo[j]) if hi[j] > lo[j] * (1 + THIN) else -1.0
+        if k > key:
+            best, key = j, k
+    if best is None or key < 0:
+        return None
+    j = best
+    if lo[j] == 0:
+        cut = hi[j] * SPLIT_LOW
+    elif hi[j] > 4 * lo[j]:
+        cut = math.sqrt(lo[j] * hi[j])
+    else:
+        cut = 0.5 * (lo[j] + hi[j])
+    a_hi, b_lo = hi.copy(), lo.copy()
+    a_hi[j] = cut
+    b_lo[j] = cut
+    return (lo, a_hi), (b_lo, hi)
+
+
+def _inside(lo, hi, root: FaceRoot, face) -> bool:
+    return all(root.lo[j] <= lo[j] and hi[j] <= root.hi[j] for j in face)
+
+
+def _rel_width(lo, hi, face) -> float:
+    return max(((hi[j] - lo[j]) / hi[j]) if lo[j] > 0 else math.inf for j in face)
+
+
+def _root_box(nu, lo, hi, face):
+    rlo, rhi = np.zeros_like(nu), np.zeros_like(nu)
+    for j in face:
+        w = max(ROOT_INFLATE * (hi[j] - lo[j]), 1e-9 * nu[j])
+        rlo[j] = max(nu[j] - w, 0.5 * nu[j])
+        rhi[j] = nu[j] + w
+    return rlo, rhi
+
+
+def search_face(fd: FaceData, hook, face: tuple[int, ...], *, deadline: float | None = None,
+                max_boxes: int | None = None, basic: BasicSolutions | None = None) -> FaceOutcome:
+    """Every KKT point of `face`, each isolated in a proved Krawczyk box and classified (or the face's unresolved
+    remainder, with why)."""
+    t0 = time.perf_counter()
+    out = FaceOutcome(face)
+    if not face:  # the single point ν = 0
+        z = np.zeros(fd.kappa)
+        kind, info = enclose.classify_root_box(hook, fd, face, z, z)
+        out.roots.append(FaceRoot(face, kind, z, z, z, info))
+        out.boxes = 1
+        out.seconds = time.perf_counter() - t0
+        return out
+    U = face_bounds(fd, face, basic)
+    if isinstance(U, str):
+        out.unresolved.append({"face": list(face), "why": U})
+        out.seconds = time.perf_counter() - t0
+        return out
+    lo0 = np.zeros(fd.kappa)
+    stack = [(lo0, U.copy())]
+    while stack:
+        if (deadline is not None and time.perf_counter() > deadline) or (max_boxes is not None
+                                                                         and out.boxes >= max_boxes):
+            why = "time limit" if deadline is not None and time.perf_counter() > deadline else "box budget"
+            out.unresolved.append({"face": list(face), "why": f"{why} reached with {len(stack)} boxes left",
+                                   "boxes_left": len(stack)})
+            break
+        lo, hi = stack.pop()
+        if any(_inside(lo, hi, r, face) for r in out.roots):
+            continue
+        out.boxes += 1
+        st = enclose.sign_test(fd, face, lo, hi)
+        if st.discard:
+            key = st.why.split(":")[0].split()[0]
+            out.discards[key] = out.discards.get(key, 0) + 1
+            continue
+        if st.contract:
+            nlo, nhi = lo.copy(), hi.copy()
+            for j, (a, b) in st.contract.items():
+                nlo[j], nhi[j] = max(lo[j], a), min(hi[j], b)
+            if any(nlo[j] > nhi[j] for j in face):
+                out.discards["contract"] = out.discards.get("contract", 0) + 1
+                continue
+            shrunk = any((nhi[j] - nlo[j]) < 0.5 * (hi[j] - lo[j]) for j in face)
+            if shrunk and any(nlo[j] != lo[j] or nhi[j] != hi[j] for j in face):
+                stack.append((nlo, nhi))
+                continue
+            lo, hi = nlo, nhi
+        if _rel_width(lo, hi, face) <= NEWTON_WIDTH:
+            centre = np.where(np.isin(np.arange(fd.kappa), face), 0.5 * (lo + hi), 0.0)
+            z = face_newton(fd, face, centre)
+            near = z is not None and all(lo[j] - 2 * (hi[j] - lo[j]) <= z[j] <= hi[j] + 2 * (hi[j] - lo[j])
+                                         for j in face)
+            known = near and any(all(r.lo[j] <= z[j] <= r.hi[j] for j in face) for r in out.roots)
+            if near and not known:
+                rlo, rhi = _root_box(z, lo, hi, face)
+                k = enclose.krawczyk(hook, fd, face, rlo, rhi, z)
+                if k.status == "unique":
+                    kind, info = enclose.classify_root_box(hook, fd, face, rlo, rhi)
+                    out.roots.append(FaceRoot(face, kind, z, rlo, rhi, info | {"krawczyk_ratio": k.ratio}))
+                    if _inside(lo, hi, out.roots[-1], face):
+                        continue
+            k = enclose.krawczyk(hook, fd, face, lo, hi, centre)
+            if k.status == "none":
+                out.discards["krawczyk"] = out.discards.get("krawczyk", 0) + 1
+                continue
+        halves = _split(lo, hi, face, U)
+        if halves is None:
+            out.unresolved.append({"face": list(face), "why": "a surviving box is too thin to split (a degenerate "
+                                   "or non-isolated stationary point, or one at the face's boundary)",
+                                   "lo": lo[list(face)].tolist(), "hi": hi[list(face)].tolist()})
+            continue
+        stack.extend(halves[::-1])
+    out.seconds = time.perf_counter() - t0
+    return out
+
+
+def all_faces(kappa: int):
+    """Every face, smallest first."""
+    for m in range(kappa + 1):
+        yield from combinations(range(kappa), m)
