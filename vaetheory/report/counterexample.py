@@ -84,7 +84,9 @@ def point_report(result: CheckResult, index: int, *, spec: str | None = None) ->
         "gamma": result.gamma,
         "gamma_mode": result.gamma_mode,
         "point_gamma": float(result.search.gamma[index]),
-        "gamma_floor": result.variant.gamma.floor if result.gamma_mode == "learned" else None,
+        # the floor this point was certified against: the variant's, or a lower one it was followed to
+        "gamma_floor": (point.gamma_floor if point.gamma_floor is not None else result.variant.gamma.floor)
+        if result.gamma_mode == "learned" else None,
         "seed": result.seed,
         "restart": index,
         "start": {"kind": starts.kinds[index],
