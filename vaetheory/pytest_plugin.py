@@ -146,7 +146,7 @@ def _run_settings(variant) -> tuple[float, bool]:
 def _point_line(p) -> str:
     return (f"support {p.support} ({len(p.support)} active), energy {p.energy:.10g}, refit residual "
             f"{p.residual:.2e}, kkt {p.kkt:.1e}, min Hessian eig (rel) {p.min_hessian_eig_rel:.1e}, "
-            f"gamma {p.gamma:g}, start {p.start_kind}")
+            f"gamma {p.gamma:g}, start {p.start_kind}, proof {(p.proof or {}).get('status', 'not run')}")
 
 
 class VariantItem(pytest.Item):
@@ -205,7 +205,8 @@ class VariantItem(pytest.Item):
         head = (f"variant {variant.name!r} claims {claim.kind} ({claim.statement}) under "
                 f"{', '.join(claim.conditions) or 'no conditions'}; on {where} at gamma={result.gamma:g} "
                 f"({result.gamma_mode}), optimal support(s) {[list(s) for s in analysis.oracle.supports]} "
-                f"(k*={analysis.oracle.k}); verdicts {summary}")
+                f"(k*={analysis.oracle.k}); verdicts {summary}; claim status {result.claim_status} "
+                f"(counting {result.claim_evidence} verdicts)")
         if claim.kind == "optimal_minima":
             if bad:
                 lines = [f"  counterexample: certified bad_local_min, {_point_line(p)}" for p in bad]
