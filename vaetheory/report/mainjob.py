@@ -106,27 +106,35 @@ def format_table(runs: list[dict], failed_variants: dict[str, str] | None = None
     `vaetheory check` prints it; bench/publish.py renders README's copy from bench/mainjob.json with it."""
     from vaetheory.verdict.judge import VERDICTS
 
-    heads = [SHORT.get(v, v) for v in VERDICTS]
-    head = (f"{'variant':<10} {'γ mode':<8} {'γ':<15} {'problem':<14} " + " ".join(f"{h:>{max(len(h), 3)}}"
-                                                                              for h in heads)
-            + f" {'k*':>4}  {'proved':<8} claim")
-    lines = [head, "-" * len(head)]
+    heads = ["variant", "γ mode", "γ", "problem"] + [SHORT.get(v, v) for v in VERDICTS] + ["k*", "proved", "claim"]
+    rows, errors = [], {}
     for r in runs:
-        row = (f"{r['variant']:<10} {r.get('gamma_mode') or '':<8} "
-               f"{gamma_text(r.get('gamma'), r.get('gamma_mode'), r.get('gamma_range')):<15} {r['problem']:<14} ")
+        first = [r["variant"], r.get("gamma_mode") or "", gamma_text(r.get("gamma"), r.get("gamma_mode"),
+                                                                      r.get("gamma_range")), r["problem"]]
         if r.get("error") is not None:
-            lines.append(row + f"ERROR: {r['error']}")
+            errors[len(rows)] = f"ERROR: {r['error']}"
+            rows.append(first)
             continue
-        counts = " ".join(f"{r['summary'].get(v, 0):>{max(len(h), 3)}}" for v, h in zip(VERDICTS, heads))
         k = r.get("k_star")
         kk = "" if k is None else (f"{k}" if r.get("k_star_certain", True) else f"<={k}")
-        lines.append(row + counts + f" {kk:>4}  {proofs_text(r.get('proofs'), r['summary']):<8} {r['claim_status']}")
+        rows.append(first + [str(r["summary"].get(v, 0)) for v in VERDICTS]
+                    + [kk, proofs_text(r.get("proofs"), r["summary"]), str(r["claim_status"])])
+    widths = [max([len(h)] + [len(row[i]) for row in rows if i < len(row)]) for i, h in enumerate(heads)]
+    left = {0, 1, 2, 3, len(heads) - 2, len(heads) - 1}  # text columns; the counts and k* are right-aligned
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(c.ljust(w) if i in left else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+
+    out = [line(heads).rstrip()]
+    out.append("-" * len(out[0]))
+    for i, row in enumerate(rows):
+        out.append((line(row) + ("  " + errors[i] if i in errors else "")).rstrip())
     legend = ", ".join(f"{SHORT[v]} = {v}" for v in VERDICTS if v in SHORT and SHORT[v] != v)
-    lines.append(f"({legend}; proved = minima proved in interval arithmetic / minima with a proof, n/a: the "
-                 "variant has no interval proof)")
+    out += [f"({legend};", " proved = minima proved in interval arithmetic / minima with a proof, n/a: the variant has "
+            "no interval proof)"]
     if failed_variants:
-        lines.append("failed or timed out: " + "; ".join(f"{k} ({v})" for k, v in failed_variants.items()))
-    return "\n".join(lines)
+        out.append("failed or timed out: " + "; ".join(f"{k} ({v})" for k, v in failed_variants.items()))
+    return "\n".join(out)
 
 
 @dataclass

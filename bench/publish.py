@@ -1,0 +1,285 @@
+"""Render every results table of README.md and docs/*.md from committed data (bench/*.json, sweep rows).
+
+A table lives between marker comments in a Markdown file:
+
+    <!-- publish:NAME -->
+    ...(rendered: never edit by hand)...
+    <!-- /publish:NAME -->
+
+and `RENDERERS[NAME]` draws it from the data, with a line saying which data file it came from and the commit the
+data was measured on. Numbers are never typed into the docs by hand: measure (the bench drivers write the data
+files), then publish.
+
+    python bench/publish.py            # rewrite every marked table from the data
+    python bench/publish.py --check    # exit 1 when a table differs from what the data renders (CI runs this)
+    python bench/publish.py --list     # the tables and where they are
+
+Re-measuring the tables this renders: `python bench/mainjob.py` (main job), `python bench/sweep.py` (the committed
+sweeps); the other data files have their own drivers (bench/README.md).
+"""
+from __future__ import annotations
+
+import argparse
+import difflib
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Callable
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "bench"
+MARKER = re.compile(r"(<!-- publish:(?P<name>[a-z0-9-]+) -->\n)(?P<body>.*?)(<!-- /publish:(?P=name) -->)", re.S)
+
+
+class DataError(Exception):
+    """A data file is missing or lacks what a table needs (exit 2, one line)."""
+
+
+def _json(name: str) -> dict:
+    path = BENCH / name
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise DataError(f"{path.relative_to(ROOT)}: {exc}") from None
+
+
+def stamp(source: str, measured_on: dict | None, extra: str = "") -> str:
+    """The line under every rendered table: its data file and the commit the data was measured on."""
+    if measured_on and measured_on.get("commit"):
+        commit = f"measured on commit `{measured_on['commit']}`" + (
+            " with uncommitted changes" if measured_on.get("dirty") else "")
+    else:
+        commit = "the data records no commit (measured before commits were recorded)"
+    return (f"<sub>Rendered by `python bench/publish.py` from `{source}`; {commit}"
+            + (f"; {extra}" if extra else "") + ".</sub>\n")
+
+
+def _load_text(load) -> str:
+    return "" if not load else f"load ≈ {load[0]:.1f}"
+
+
+# Renderers ---------------------------------------------------------------------------------------------------------
+
+def mainjob() -> str:
+    """The main job's table exactly as `vaetheory check` prints it (`format_table`), from bench/mainjob.json."""
+    from vaetheory.report.mainjob import format_table
+
+    data = _json("mainjob.json")
+    summary = data["summary"]
+    table = format_table(summary["runs"], summary.get("failed_variants") or None)
+    extra = f"`{data['command']}`, {data['wall_seconds']:.0f} s wall at {_load_text(data.get('load_before'))}"
+    return "```\n" + table + "\n```\n\n" + stamp("bench/mainjob.json", data.get("measured_on"), extra)
+
+
+def mainjob_problems() -> str:
+    """The main job's problems (what the cell names mean), from bench/mainjob.json."""
+    data = _json("mainjob.json")
+    lines = ["| problem | d | κ | r | n | rows of Z* | seed | generator |", "|---|---|---|---|---|---|---|---|"]
+    for p in data["summary"].get("problems", []):
+        lines.append(f"| `{p['name']}` | {p['d']} | {p['kappa']} | {p['r']} | {p['n']} | {p['rows']} | {p['seed']} | "
+                     f"`{p['generator']}` |")
+    return "\n".join(lines) + "\n\n" + stamp("bench/mainjob.json", data.get("measured_on"))
+
+
+def learned_gamma() -> str:
+    """vae-full / vae-diag at fixed and learned γ on 20 problems (bench/learned_gamma.py)."""
+    data = _json("learned_gamma.json")
+    s = data["summary"]
+    totals, proved = s["totals"], s.get("proved", {})
+    cols = list(next(iter(totals.values())))
+    lines = ["| run | " + " | ".join(cols) + " | proved: optimal | proved: bad |", "|---" * (len(cols) + 3) + "|"]
+    for run, counts in totals.items():
+        p = proved.get(run, {})
+        lines.append(f"| {run} | " + " | ".join(str(counts[c]) for c in cols)
+                     + f" | {p.get('optimal', '–')} | {p.get('bad_local_min', '–')} |")
+    extra = (f"{s['problems']} problems × {s['restarts']} restarts, {s['seconds']:.0f} s at "
+             f"{_load_text(s.get('load_end'))}")
+    return "\n".join(lines) + "\n\n" + stamp("bench/learned_gamma.json", data.get("measured_on") or
+                                             s.get("measured_on"), extra)
+
+
+def proof_cost() -> str:
+    """Proof counts and cost per size, seed and variant (bench/proof_cost.py)."""
+    data = _json("proof_cost.json")
+    lines = ["| d, κ, r, n | seed | variant | optimal proved | bad proved | not_converged | search s | proofs s | "
+             "proofs / search |", "|---|---|---|---|---|---|---|---|---|"]
+    for r in data["rows"]:
+        v, p = r["verdicts"], r["proofs"]
+        lines.append(f"| {', '.join(map(str, r['sizes']))} | {r['seed']} | {r['variant']} | "
+                     f"{p['optimal']['proved']}/{v['optimal']} | {p['bad_local_min']['proved']}/{v['bad_local_min']} | "
+                     f"{v.get('not_converged', 0)} | {r['search_s']:.2f} | {r['prove_s']:.2f} | "
+                     f"{r['ratio_prove_to_search']:.2f} |")
+    g = data["rows"][0].get("gamma")
+    extra = f"{data['rows'][0]['restarts']} restarts, orthogonal rows, γ = {g:g} fixed" if g else ""
+    return "\n".join(lines) + "\n\n" + stamp("bench/proof_cost.json", data.get("measured_on"), extra)
+
+
+def goldfish() -> str:
+    """The published configuration side by side (bench/goldfish.py)."""
+    data = _json("goldfish.json")
+    methods = [m for m in data["methods"] if m.startswith("vaetheory")]
+    # method names: vaetheory-<restarts>[c] (c: γ-continuation starts)
+    heads = [re.sub(r"vaetheory-(\d+)(c?)", lambda m: f"vaetheory, {m[1]} restart{'s' * (m[1] != '1')}", m)
+             for m in methods]
+    lines = ["| r | published recipe (10 draws) | recipe here | " + " | ".join(heads) + " | s/problem: recipe | "
+             + " | ".join(f"s/problem: {h}" for h in heads) + " |", "|---" * (3 + 2 * len(methods) + 1) + "|"]
+
+    def cell(row, method, key, fmt):
+        m = row.get(method)
+        if not m:
+            return "—"
+        n = f" ({m['n']})" if method == "recipe" else ""
+        return format(m[key], fmt) + n
+
+    commits = set()
+    for row in data["rows"]:
+        for m in ["recipe"] + methods:
+            commits.update((row.get(m) or {}).get("commits", []))
+        lines.append(f"| {row['r']} | {row['published']} | {cell(row, 'recipe', 'recovery', '.1f')} | "
+                     + " | ".join(cell(row, m, "recovery", ".1f") for m in methods)
+                     + f" | {cell(row, 'recipe', 'seconds_per_problem', '.0f')} | "
+                     + " | ".join(cell(row, m, "seconds_per_problem", ".1f") for m in methods) + " |")
+    measured = {"commit": ", ".join(sorted(commits))} if commits else None
+    extra = f"`{data['command']}`; recipe cells: recovery (problems run)"
+    return "\n".join(lines) + "\n\n" + stamp("bench/goldfish.json", measured, extra)
+
+
+def speed() -> str:
+    """The speed rows (bench/speed.py), one line each, with targets."""
+    data = _json("speed.json")
+    s = data["sections"]
+    lines = ["| metric | measured | target | met? |", "|---|---|---|---|"]
+    for r in s["eval"]["rows"]:
+        lines.append(f"| vae-full energy + gradient per point, d={r['d']} κ={r['kappa']} n={r['n']} (batch "
+                     f"{r['batch']}, 1 thread) | {r['closed_form_seconds'] * 1e6:.1f} µs = "
+                     f"{r['closed_form_over_floor']:.1f}× its FLOP floor ({r['floor_seconds'] * 1e6:.1f} µs); "
+                     f"autograd {r['autograd_seconds'] * 1e6:.0f} µs | ≤ {r['target_over_floor']:g}× floor | "
+                     f"{'yes' if r['met'] else 'no'} |")
+    cli = {r["variant"]: r for r in s["cli"]["rows"]}
+    if "vae-full" in cli:
+        base = cli["vae-full"]["wall_seconds"]
+        ae = [v for v in ("ae-l1", "ae-log") if v in cli]
+        worst = max(cli[v]["wall_seconds"] / base for v in ae) if ae else None
+        lines.append("| `check --restarts 32`, d=20 κ=40 r=5 n=20: "
+                     + ", ".join(f"{v} {r['wall_seconds']:.1f} s" for v, r in cli.items())
+                     + " | " + ", ".join(f"{v} {cli[v]['wall_seconds'] / base:.1f}×" for v in ae)
+                     + " of vae-full | < 4× | " + ("—" if worst is None else ("yes" if worst < 4 else "no")) + " |")
+    st = s.get("startup")
+    if st:
+        lines.append(f"| `vaetheory --help` vs `python -c \"import numpy\"` (median of {st['runs']}) | "
+                     f"{st['help_over_numpy']:.2f}× | ≤ {st['target']:g}× | {'yes' if st['met'] else 'no'} |")
+    rec = s.get("recovery1")
+    if rec:
+        rows = rec["rows"]
+        lines.append(f"| d=100 κ=200 n=1, 1 restart: recovery at r = {', '.join(str(r['r']) for r in rows)} | "
+                     + ", ".join(f"{r['recovery']:g}" for r in rows) + " in "
+                     + ", ".join(f"{r['seconds_per_problem']:.2f}" for r in rows) + " s per problem | r = 40 ≥ 0.8 | "
+                     + ("yes" if any(r["r"] == 40 and r["recovery"] >= 0.8 for r in rows) else "no") + " |")
+    mem = s.get("memory", {}).get("check_d100_r64")
+    if mem:
+        lines.append(f"| peak RSS: search + certificate at d=100 κ=200 n=1, 64 restarts | "
+                     f"{mem['maxrss_kb'] / 1024:.0f} MB, {mem['seconds']:.1f} s | written down | — |")
+    commits = {(v or {}).get("measured_on", {}).get("commit") for v in s.values() if isinstance(v, dict)}
+    commits.discard(None)
+    measured = {"commit": ", ".join(sorted(commits))} if commits else data.get("meta", {}).get("measured_on")
+    extra = f"`python bench/speed.py`, {data.get('meta', {}).get('when', 'date not recorded')}"
+    return "\n".join(lines) + "\n\n" + stamp("bench/speed.json", measured, extra)
+
+
+def _sweep(name: str) -> Callable[[], str]:
+    def render() -> str:
+        """A committed sweep's rates per cell (bench/sweep.py), from its Parquet rows."""
+        from vaetheory.sweep.report import summarise
+
+        folder = BENCH / "sweeps" / name
+        rows, n_rows, spec = summarise(folder)
+        axes = spec.varying_axes()
+        lines = [f"| {' | '.join(axes) or 'cell'} | variant | γ | bad end points [Wilson 95 %] | problems recovered |",
+                 "|---" * (len(axes or [0]) + 4) + "|"]
+        for r in rows:
+            cell = " | ".join(str(r[a]) for a in axes) if axes else "all"
+            lines.append(f"| {cell} | {r['variant']} | {r['gamma_mode']} | {r['bad']}/{r['points']} "
+                         f"[{r['bad_point_lo']:.2f}, {r['bad_point_hi']:.2f}] | "
+                         f"{r['problems_recovered']}/{r['problems']} |")
+        meta_path = folder / "measured.json"
+        meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
+        extra = (f"`vaetheory sweep bench/sweeps/{name}.toml`: {spec.problems} problems per cell, {spec.restarts} "
+                 f"restarts, {n_rows} rows" + (f", {meta['wall_seconds']:.0f} s" if meta.get("wall_seconds") else ""))
+        return "\n".join(lines) + "\n\n" + stamp(f"bench/sweeps/{name}/results/", meta.get("measured_on"), extra)
+    return render
+
+
+RENDERERS: dict[str, Callable[[], str]] = {
+    "mainjob": mainjob,
+    "mainjob-problems": mainjob_problems,
+    "learned-gamma": learned_gamma,
+    "proof-cost": proof_cost,
+    "goldfish": goldfish,
+    "speed": speed,
+    "sweep-learned-gamma-r": _sweep("learned-gamma-r"),
+}
+
+
+# Files ---------------------------------------------------------------------------------------------------------------
+
+def documents() -> list[Path]:
+    return [ROOT / "README.md"] + sorted((ROOT / "docs").glob("*.md"))
+
+
+def render_text(text: str, cache: dict[str, str], where: str) -> str:
+    """`text` with every marked table re-rendered (unknown names are an error)."""
+    def sub(m: re.Match) -> str:
+        name = m.group("name")
+        if name not in RENDERERS:
+            raise DataError(f"{where}: unknown table {name!r} (known: {', '.join(RENDERERS)})")
+        if name not in cache:
+            cache[name] = RENDERERS[name]()
+        return m.group(1) + cache[name] + m.group(4)
+    return MARKER.sub(sub, text)
+
+
+def publish(check: bool = False, files: list[Path] | None = None, out=sys.stdout) -> int:
+    """Render every marked table; with `check`, write nothing and return 1 when a file differs."""
+    cache: dict[str, str] = {}
+    differ = []
+    for path in files or documents():
+        old = path.read_text(encoding="utf-8")
+        new = render_text(old, cache, str(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path))
+        if new == old:
+            continue
+        differ.append(path)
+        if check:
+            rel = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+            out.writelines(difflib.unified_diff(old.splitlines(True), new.splitlines(True), f"{rel} (file)",
+                                                f"{rel} (rendered from the data)", n=1))
+        else:
+            path.write_text(new, encoding="utf-8")
+            print(f"rendered {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}", file=out)
+    if check and differ:
+        print(f"\n{len(differ)} file(s) differ from what the data renders: run `python bench/publish.py`",
+              file=out)
+    return 1 if check and differ else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="exit 1 when a table differs from the data")
+    parser.add_argument("--list", action="store_true", help="list the tables and the files that hold them")
+    args = parser.parse_args(argv)
+    sys.path.insert(0, str(ROOT))
+    try:
+        if args.list:
+            for path in documents():
+                for m in MARKER.finditer(path.read_text(encoding="utf-8")):
+                    print(f"{m.group('name'):<24} {path.relative_to(ROOT)}")
+            return 0
+        return publish(check=args.check)
+    except (DataError, KeyError, TypeError, ValueError) as exc:
+        print(f"bench/publish.py: {type(exc).__name__ if not isinstance(exc, DataError) else 'error'}: {exc}",
+              file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
