@@ -98,7 +98,7 @@ def cli() -> None:
 
 def register_commands() -> None:
     """Import the command modules (each registers its subcommands on `cli`); cheap: they import no torch."""
-    from vaetheory.cli import commands, replay_cmd, sweep_cmd, variants_cmd  # noqa: F401
+    from vaetheory.cli import commands, landscape_cmd, replay_cmd, sweep_cmd, variants_cmd  # noqa: F401
 
 
 def main() -> None:

@@ -23,7 +23,8 @@ import numpy as np
 from vaetheory.landscape import enclose
 from vaetheory.landscape.enclose import FaceData
 
-SPLIT_LOW = 1 / 16  #: a coordinate range [0, h] splits at h·SPLIT_LOW (log-scale exploration towards 0)
+SPLIT_LOW = 1e-6  #: a side [0, h] splits at h·SPLIT_LOW: the slab [0, h·SPLIT_LOW] is nearly the lower face, decided
+#: in one sign test (∂E/∂ν_j there ≈ its value at ν_j = 0), and [h·SPLIT_LOW, h] is split in log scale
 THIN = 1e-12  #: a box whose every side is below THIN × its upper end (or a [0, h] side with h below THIN × the
 #: face's bound) is too thin to split further: unresolved
 ZERO_SIDE = 2.0  #: a side [0, h] splits like a side [a, 2a] (see `_split`)
@@ -235,6 +236,32 @@ def _split(lo, hi, face, U):
     return (lo, a_hi), (b_lo, hi)
 
 
+CONTRACT_ROUNDS = 8  #: sign test + contraction repeated while a coordinate still shrinks by CONTRACT_GAIN
+CONTRACT_GAIN = 0.1
+
+
+def _narrow(fd: FaceData, face, lo, hi):
+    """The sign test, then (L_full) contraction of each ν_j to where ∂E/∂ν_j can vanish, repeated while it
+    narrows the box (constraint propagation). Returns (lo, hi, None) or (.., .., the discarding test's name)."""
+    for _ in range(CONTRACT_ROUNDS):
+        st = enclose.sign_test(fd, face, lo, hi)
+        if st.discard:
+            return lo, hi, st.why.split(":")[0].split()[0]
+        if not st.contract:
+            return lo, hi, None
+        nlo, nhi = lo.copy(), hi.copy()
+        for j, (a, b) in st.contract.items():
+            nlo[j], nhi[j] = max(lo[j], a), min(hi[j], b)
+        if any(nlo[j] > nhi[j] for j in face):
+            return lo, hi, "contract"
+        gain = max(1 - (nhi[j] - nlo[j]) / (hi[j] - lo[j]) for j in face if hi[j] > lo[j]) if any(
+            hi[j] > lo[j] for j in face) else 0.0
+        lo, hi = nlo, nhi
+        if gain < CONTRACT_GAIN:
+            break
+    return lo, hi, None
+
+
 def _inside(lo, hi, root: FaceRoot, face) -> bool:
     return all(root.lo[j] <= lo[j] and hi[j] <= root.hi[j] for j in face)
 
@@ -283,23 +310,10 @@ def search_face(fd: FaceData, hook, face: tuple[int, ...], *, deadline: float | 
         if any(_inside(lo, hi, r, face) for r in out.roots):
             continue
         out.boxes += 1
-        st = enclose.sign_test(fd, face, lo, hi)
-        if st.discard:
-            key = st.why.split(":")[0].split()[0]
-            out.discards[key] = out.discards.get(key, 0) + 1
+        lo, hi, why = _narrow(fd, face, lo, hi)
+        if why is not None:
+            out.discards[why] = out.discards.get(why, 0) + 1
             continue
-        if st.contract:
-            nlo, nhi = lo.copy(), hi.copy()
-            for j, (a, b) in st.contract.items():
-                nlo[j], nhi[j] = max(lo[j], a), min(hi[j], b)
-            if any(nlo[j] > nhi[j] for j in face):
-                out.discards["contract"] = out.discards.get("contract", 0) + 1
-                continue
-            shrunk = any((nhi[j] - nlo[j]) < 0.5 * (hi[j] - lo[j]) for j in face)
-            if shrunk and any(nlo[j] != lo[j] or nhi[j] != hi[j] for j in face):
-                stack.append((nlo, nhi))
-                continue
-            lo, hi = nlo, nhi
         if _rel_width(lo, hi, face) <= NEWTON_WIDTH:
             centre = np.where(np.isin(np.arange(fd.kappa), face), 0.5 * (lo + hi), 0.0)
             z = face_newton(fd, face, centre)
