@@ -63,7 +63,7 @@ def _spec_with(old: str, new: str) -> str:
 @pytest.mark.parametrize("text, message", [
     (_spec_with('name = "t"', 'name = "t"\nrestart = 3'),
      "spec: unknown key(s) in [sweep]: 'restart' (known: adversarial, budget, continuation, gamma, maxiter, "
-     "mip_time_limit, name, oracle, problems, prove, relax, report_plots, reports, restarts, seed, variants)"),
+     "mip_time_limit, name, oracle, problems, prove, relax, report_plots, reports, restarts, seed, timeout, variants)"),
     (_spec_with("n = [3]", "n = [3]\nsigma = [1]"),
      "spec: unknown key(s) in [grid]: 'sigma' (known: d, kappa, r, n, rows, noise)"),
     (VALID + "[extra]\n", "spec: unknown table(s) 'extra' (expected [sweep] and [grid])"),

@@ -1,7 +1,8 @@
 """The `vaetheory` command: a thin layer over the library (see `vaetheory --help`).
 
 Exit codes: 0 success; 1 a claim a variant declares was refuted (or a replay did not reproduce); 2 usage or input
-error (one line on stderr, no traceback, nothing half-written); 130 interrupted (Ctrl-C; only complete reports are
+error (one line on stderr, no traceback, nothing half-written); 3 a sweep finished with failed runs or lost tasks
+(every other result kept); 130 interrupted (Ctrl-C; only complete reports are
 left behind).
 
 Startup cost matters here (every input error and every ``--help`` pays it): this package and the command modules
@@ -16,7 +17,7 @@ import click
 
 from vaetheory.core.errors import VaetheoryError
 
-EXIT_OK, EXIT_REFUTED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_REFUTED, EXIT_USAGE, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 
 def _one_line(text: str) -> str:
@@ -92,7 +93,8 @@ def cli() -> None:
       vaetheory check            # the main job: every built-in variant on the default profile
       python -m vaetheory --version
 
-    Exit codes: 0 success, 1 a declared claim was refuted, 2 usage or input error, 130 interrupted.
+    Exit codes: 0 success, 1 a declared claim was refuted, 2 usage or input error, 3 a sweep had failed runs,
+    130 interrupted.
     """
 
 

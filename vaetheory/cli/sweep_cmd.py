@@ -10,8 +10,8 @@ from pathlib import Path
 
 import click
 
-from vaetheory.cli import EXIT_OK, cli
-from vaetheory.cli.options import progress_enabled
+from vaetheory.cli import EXIT_FAILED, EXIT_OK, cli
+from vaetheory.cli.options import positive_float, progress_enabled, writable_folder
 
 
 def _examples(*lines: str) -> str:
@@ -54,27 +54,43 @@ def sweep() -> None:
               help="Worker processes of the embedded LocalCluster (1 thread each; default: one per core).")
 @click.option("--scheduler", default=None, metavar="ADDR",
               help="Use an existing Dask cluster, e.g. tcp://127.0.0.1:8786, instead of a LocalCluster.")
+@click.option("--timeout", type=float, default=None, callback=positive_float,
+              help="Time limit in seconds for each variant on each task (its import and all its gamma modes; "
+                   "overrides the spec's timeout). Plug-ins always run in a child process, with a default limit of "
+                   "900 s; with a limit, built-ins do too.")
 @click.option("--no-progress", is_flag=True, help="No progress bar on stderr.")
-def run_cmd(spec_path, out_dir, workers, scheduler, no_progress):
+def run_cmd(spec_path, out_dir, workers, scheduler, timeout, no_progress):
     """Run every task (grid cell × problem) of SPEC.toml not yet finished in DIR, write one Parquet file per task
     under DIR/results/ and counterexample reports under DIR/reports/. Re-running the same command adds nothing;
-    a sweep killed midway completes. The progress bar shows tasks done / total and the verdict counts."""
+    a sweep killed midway completes. The progress bar shows tasks done / total and the verdict counts.
+
+    Exit code 3 when a run failed or timed out (its rows say verdict "error" and name the variant; every other
+    row is kept; DIR/errors.jsonl lists them) or the cluster lost a task (retried by the next run)."""
+    from dataclasses import replace
+
     from vaetheory.core.errors import InputError
     from vaetheory.sweep.spec import load_spec
 
     if workers is not None and scheduler is not None:
         raise InputError("give --workers or --scheduler, not both (an existing cluster has its own workers)")
     spec = load_spec(spec_path)
-    from vaetheory.sweep.run import run_sweep
+    if timeout is not None:
+        spec = replace(spec, timeout=timeout)
+    from vaetheory.sweep.run import check_scheduler, run_sweep
 
+    if scheduler is not None:
+        check_scheduler(scheduler)
+    writable_folder(out_dir)
     result = run_sweep(spec, Path(spec_path).read_text(encoding="utf-8"), out_dir, workers=workers,
                        scheduler=scheduler, progress=not no_progress and progress_enabled(False))
     counts = ", ".join(f"{k} {v}" for k, v in sorted(result.verdicts.items())) or "no new rows"
     click.echo(f"sweep {spec.name}: {result.total} tasks, {result.skipped} already done, {result.ran} run now"
+               + (f", {result.failed} with failed runs (error rows; see {out_dir}/errors.jsonl)"
+                  if result.failed else "")
                + (f", {result.lost} lost (retried next run; see {out_dir}/errors.jsonl)" if result.lost else "")
                + f"; {result.rows} rows ({counts}) in {result.seconds:.1f} s"
                + (f" on {result.cluster}" if result.cluster else "") + f" -> {out_dir}/results/", err=True)
-    raise SystemExit(EXIT_OK)  # lost tasks are reported above and retried by the next run
+    raise SystemExit(EXIT_FAILED if result.failed or result.lost else EXIT_OK)
 
 
 @sweep.command("report", epilog=_examples("vaetheory sweep report runs/tiny",
@@ -87,8 +103,17 @@ def report_cmd(sweep_dir, x_axis, y_axis):
     """Summarise the sweep in DIR with DuckDB: per grid cell × variant × γ mode, the share of bad end points and
     the recovery rate (Wilson 95 % intervals), written to DIR/summary.md, and figures DIR/rates*.png: line plots
     when the grid has one varying axis, else heat maps over --x and --y (one panel per variant × γ mode)."""
+    from vaetheory.core.errors import InputError
     from vaetheory.sweep.report import write_summary
+    from vaetheory.sweep.store import RESULTS, unreadable_results
 
+    if not Path(sweep_dir).is_dir():
+        raise InputError(f"{sweep_dir}: no such folder")
+    bad = unreadable_results(Path(sweep_dir) / RESULTS)
+    if bad:
+        path, why = next(iter(bad.items()))
+        raise InputError(f"{path}: not a readable result file ({why}); {len(bad)} such file(s): run `vaetheory sweep "
+                         f"run SPEC.toml --out {sweep_dir}` again, which redoes their tasks")
     out = write_summary(sweep_dir, x=x_axis, y=y_axis)
     click.echo(f"{out.n_rows} rows -> {out.summary}" + "".join(f", {p}" for p in out.figures), err=True)
     raise SystemExit(EXIT_OK)

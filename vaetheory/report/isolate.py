@@ -208,6 +208,17 @@ def _stop_on_termination():
     return restore
 
 
+def _target(text: str):
+    """The function a "call" task names, ``vaetheory.module:function`` (only vaetheory's own modules: the task comes
+    from the parent's code, never from a file, and this keeps it so)."""
+    import importlib
+
+    module, _, name = text.partition(":")
+    if not (module.startswith("vaetheory.") and name.isidentifier()):
+        raise ValueError(f"not a vaetheory function: {text!r}")
+    return getattr(importlib.import_module(module), name)
+
+
 def _interrupted(signum, frame) -> None:
     raise KeyboardInterrupt
 
@@ -255,6 +266,8 @@ def _child_main() -> None:
     """Worker side: read one task (JSON) on stdin, run it, write one JSON message per line on the private pipe.
 
     Tasks: ``{"kind": "main", ...}`` runs one variant on the main job's problems (`mainjob.variant_records`),
+    ``{"kind": "call", "target": "vaetheory.module:function", "spec", "args"}`` sends each message the generator
+    ``function(spec, **args)`` yields (a sweep task's plug-in runs, `vaetheory.sweep.tasks.child_runs`),
     ``{"kind": "single", ...}`` one variant on one problem file (`mainjob.check_problem_file`),
     ``{"kind": "replay", ...}`` a report replayed with the variant the user named (`replay.replay_in_child`)."""
     _tie_to_parent()
@@ -264,8 +277,8 @@ def _child_main() -> None:
     channel = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)  # whatever the plug-in prints goes to stderr, not into the messages
 
-    def send(message: dict) -> None:
-        channel.write(json.dumps(message, allow_nan=False) + "\n")
+    def send(message: dict) -> None:  # "call" results are rows: a plug-in's NaN energy is data, sent as NaN
+        channel.write(json.dumps(message, allow_nan=task["kind"] == "call") + "\n")
         channel.flush()
 
     from vaetheory.report import mainjob
@@ -276,6 +289,9 @@ def _child_main() -> None:
             for record in mainjob.variant_records(task["spec"], announce=lambda modes: send({"modes": modes}),
                                                   **task["args"]):
                 send({"record": record.to_dict()})
+        elif task["kind"] == "call":  # a generator of a higher stage, e.g. a sweep task's plug-in runs
+            for message in _target(task["target"])(task["spec"], **task["args"]):
+                send(message)
         elif task["kind"] == "replay":  # `vaetheory replay REPORT --variant file.py:OBJ`
             from vaetheory.report.replay import replay_in_child
 

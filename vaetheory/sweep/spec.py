@@ -106,13 +106,15 @@ class SweepSpec:
     maxiter: int | None = None
     reports: int = 3
     report_plots: bool = False
+    timeout: float | None = field(default=None, compare=False)
     adversarial: float | None = None
     continuation: bool | None = None
     source: str | None = field(default=None, compare=False)
 
     def identity(self) -> dict:
-        """Everything that determines the results (the name included; not the file's comments or key order)."""
-        out = {k: v for k, v in asdict(self).items() if k != "source"}
+        """Everything that determines the results (the name included; not the file's comments or key order, nor
+        the time limit: a task that timed out is an error row, not another result)."""
+        out = {k: v for k, v in asdict(self).items() if k not in ("source", "timeout")}
         out["gamma"] = [g.text for g in self.gamma]
         out["variants"] = list(self.variants)
         out["grid"] = {k: list(v) for k, v in self.grid.items()}
@@ -175,7 +177,7 @@ class TaskKey:
 
 
 _SWEEP_KEYS = {"name", "problems", "restarts", "variants", "gamma", "oracle", "seed", "prove", "relax", "budget",
-               "mip_time_limit", "maxiter", "reports", "report_plots", "adversarial", "continuation"}
+               "mip_time_limit", "maxiter", "reports", "report_plots", "timeout", "adversarial", "continuation"}
 #: The start mix's "auto" defaults (`SweepSpec.start_mix`).
 ADVERSARIAL_AUTO = 0.25
 LARGE_D = 50
@@ -215,10 +217,18 @@ def _list(value, where: str) -> list:
 
 
 def _known_variant(name, where: str, need_learned: bool) -> str:
-    from vaetheory.variants.registry import describe_variant  # cheap: no torch
+    """A built-in is described (cheap: no torch); a plug-in (``module:object``, ``file.py:object`` or an entry
+    point) is only named here and never imported: the driver must not run its code. Whether it loads, and whether
+    it supports a learned γ, is found out in its isolated child inside each task, where a failure is an error row."""
+    from vaetheory.variants.registry import BUILTINS, _entry_point_variants, describe_variant, is_import_spec
 
     if not isinstance(name, str):
         raise InputError(f"{where} entries must be strings, got {name!r}")
+    if name not in BUILTINS:
+        if is_import_spec(name) or name in _entry_point_variants():
+            return name
+        raise InputError(f"{where}: unknown variant {name!r} (a built-in or entry-point name, 'module.path:object' "
+                         f"or 'path/to/file.py:object')")
     try:
         info = describe_variant(name)
     except VaetheoryError as exc:
@@ -293,6 +303,10 @@ def parse_spec(data: dict, source: str = "spec") -> SweepSpec:
     maxiter = None if maxiter is None else _int(maxiter, f"{source}: [sweep] maxiter", 1)
     reports = _int(sw.get("reports", 3), f"{source}: [sweep] reports", 0)
     plots = _bool(sw.get("report_plots", False), f"{source}: [sweep] report_plots")
+    timeout = sw.get("timeout")
+    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
+                                or not (math.isfinite(timeout) and timeout > 0)):
+        raise InputError(f"{source}: [sweep] timeout must be a number of seconds > 0, got {timeout!r}")
 
     grid: dict[str, tuple] = {}
     for axis in ("d", "kappa", "r", "n"):
@@ -317,6 +331,7 @@ def parse_spec(data: dict, source: str = "spec") -> SweepSpec:
     return SweepSpec(name=name, problems=problems, restarts=restarts, variants=variants, gamma=gamma, oracle=oracle,
                      grid=grid, seed=seed, prove=prove, relax=relax, budget=budget, mip_time_limit=float(mip),
                      maxiter=maxiter, reports=reports, report_plots=plots, source=source,
+                     timeout=None if timeout is None else float(timeout),
                      adversarial=None if adversarial is None else float(adversarial), continuation=continuation)
 
 
