@@ -183,7 +183,12 @@ def test_a_spec_in_the_report_is_never_imported(genuine, tmp_path, monkeypatch):
     def rename(d):
         d["variant"]["spec"] = "evil.py:VARIANT"
         d["variant"]["name"] = "evil"
-    _refused(_edit(genuine, tmp_path, rename, "renamed.json"), field="--variant")
+    renamed = _edit(genuine, tmp_path, rename, "renamed.json")
+    _refused(renamed, field="--variant")
+    from vaetheory.report.counterexample import redraw_png  # drawing a report again follows the same rule
+
+    with pytest.raises(InputError, match="never runs code a report names"):
+        redraw_png(renamed)
     assert not (tmp_path / "MARKER").exists()
     assert "evil" not in sys.modules
 

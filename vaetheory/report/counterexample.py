@@ -28,7 +28,6 @@ from vaetheory.core.files import write_atomic, write_group
 from vaetheory.search.objective import Objective
 from vaetheory.problems.problem import Problem
 from vaetheory.search.multistart import Starts, minimise
-from vaetheory.variants import get_variant
 from vaetheory.variants.builtin import BUILTINS
 from vaetheory.core.protocol import Variant
 
@@ -533,8 +532,10 @@ def redraw_png(path: str | os.PathLike, *, variant: Variant | None = None) -> Pa
     problem = Problem.from_arrays({k: np.asarray(prob[k], dtype=np.float64) for k in ("Phi", "X")}
                                   | ({"Z": np.asarray(prob["Z"], dtype=np.float64)} if prob.get("Z") else {})
                                   | {"noise": np.float64(prob.get("noise", 0.0))})
-    if variant is None:
-        variant = get_variant(data["variant"].get("spec") or data["variant"]["name"])
+    if variant is None:  # a built-in by name only: a report never chooses code (docs/replay.md)
+        from vaetheory.report.replay import builtin_variant
+
+        variant = builtin_variant(data, path)
     png = Path(path).with_suffix(".png")
     write_group({png: render_png(data, problem, variant)})
     return png

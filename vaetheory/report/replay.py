@@ -239,7 +239,7 @@ def name_hash_mismatch(path: Path, raw: bytes) -> str | None:
 
 # Resolving the variant ---------------------------------------------------------------------------------------------
 
-def _builtin(data: dict, path: Path):
+def builtin_variant(data: dict, path: Path):
     """The built-in variant a report names; InputError when it names anything else (replay never runs code a report
     names: the caller must pass the plug-in explicitly)."""
     from vaetheory.variants.builtin import BUILTINS
@@ -272,7 +272,7 @@ def replay_report(path: str | os.PathLike, *, variant=None, settings: ReplaySett
             return _replay_isolated(path, variant, settings, timeout)
         variant = BUILTINS[variant.strip()]
     if variant is None:
-        variant = _builtin(data, path)
+        variant = builtin_variant(data, path)
     mismatches = [m for m in [name_hash_mismatch(path, raw)] if m]
     return _Replay(path, data, variant, settings, mismatches).run()
 
