@@ -103,13 +103,13 @@ def proof_cost() -> str:
     """Proof counts and cost per size, seed and variant (bench/proof_cost.py)."""
     data = _json("proof_cost.json")
     lines = ["| d, κ, r, n | seed | variant | optimal proved | bad proved | not_converged | search s | proofs s | "
-             "proofs / search |", "|---|---|---|---|---|---|---|---|---|"]
+             "proofs / search | proved with a 1e-8 box |", "|---|---|---|---|---|---|---|---|---|---|"]
     for r in data["rows"]:
         v, p = r["verdicts"], r["proofs"]
         lines.append(f"| {', '.join(map(str, r['sizes']))} | {r['seed']} | {r['variant']} | "
                      f"{p['optimal']['proved']}/{v['optimal']} | {p['bad_local_min']['proved']}/{v['bad_local_min']} | "
                      f"{v.get('not_converged', 0)} | {r['search_s']:.2f} | {r['prove_s']:.2f} | "
-                     f"{r['ratio_prove_to_search']:.2f} |")
+                     f"{r['ratio_prove_to_search']:.2f} | {r.get('proved_with_box_1e-8', '–')} |")
     g = data["rows"][0].get("gamma")
     extra = f"{data['rows'][0]['restarts']} restarts, orthogonal rows, γ = {g:g} fixed" if g else ""
     return "\n".join(lines) + "\n\n" + stamp("bench/proof_cost.json", data.get("measured_on"), extra)
@@ -127,7 +127,7 @@ def goldfish() -> str:
 
     def cell(row, method, key, fmt):
         m = row.get(method)
-        if not m:
+        if not m or m.get(key) is None:
             return "—"
         n = f" ({m['n']})" if method == "recipe" else ""
         return format(m[key], fmt) + n
@@ -210,8 +210,62 @@ def _sweep(name: str) -> Callable[[], str]:
     return render
 
 
+def quickstart() -> str:
+    """The README's example: examples/quickstart.py as it is, and what it printed (bench/mainjob.py)."""
+    code = (ROOT / "examples" / "quickstart.py").read_text()
+    data = _json("mainjob.json")
+    ex = data.get("example")
+    if not ex:
+        raise DataError("bench/mainjob.json has no 'example' (run: python bench/mainjob.py --only example)")
+    extra = f"{ex['wall_seconds']:.0f} s" + (f" at {_load_text(ex.get('load_before'))}" if ex.get("load_before")
+                                              else "")
+    return (f"```python\n{code}```\n\nprints\n\n```\n{ex['stdout']}```\n\n"
+            + stamp("bench/mainjob.json", ex.get("measured_on"), extra))
+
+
+def commands() -> str:
+    """What the README's two commands print and how long they take (bench/mainjob.py)."""
+    data = _json("mainjob.json")
+    runs = data["summary"]["runs"]
+    refuted = len(data["summary"].get("refuted", []))
+    lines = [f"- **1.** runs {len(runs)} checks (every built-in variant on {len(data['summary'].get('problems', []))} "
+             f"problems, with γ fixed and, for the VAEs, learned) and prints the table under *Results*; exit code "
+             f"{data['exit_code']} ({refuted} claims refuted). The check itself took {data['wall_seconds']:.0f} s at "
+             f"{_load_text(data.get('load_before'))}; installing takes longer the first time."]
+    suite = data.get("suite")
+    if suite:
+        lines.append(f"- **2.** runs the unit tests, the Hypothesis properties (profile `ci`) and the example plug-in's "
+                     f"tests: `{suite['summary']}` in {suite['wall_seconds']:.0f} s at "
+                     f"{_load_text(suite.get('load_before'))} (exit code {suite['exit_code']}).")
+    else:
+        lines.append("- **2.** runs the unit tests, the Hypothesis properties (profile `ci`) and the example "
+                     "plug-in's tests (not timed yet: `python bench/mainjob.py --only suite`).")
+    return "\n".join(lines) + "\n\n" + stamp("bench/mainjob.json", data.get("measured_on"))
+
+
+def larger_instance() -> str:
+    """Every built-in on the d = 20, κ = 40 problem, 32 restarts (bench/speed.py --only cli)."""
+    from vaetheory.verdict.judge import VERDICTS
+
+    data = _json("speed.json")
+    cli = data["sections"]["cli"]
+    lines = ["| variant | verdicts | claim | wall s | search s | proofs s | reports s |", "|---|---|---|---|---|---|---|"]
+    for r in cli["rows"]:
+        t = r.get("timings", {})
+        counts = ", ".join(f"{r['summary'][v]} {v}" for v in VERDICTS if r["summary"].get(v))
+        lines.append(f"| {r['variant']} | {counts} | {r.get('claim', '–')} | {r['wall_seconds']:.1f} | "
+                     f"{t.get('search', float('nan')):.2f} | {t.get('prove', float('nan')):.2f} | "
+                     f"{t.get('reports', float('nan')):.2f} |")
+    load = cli["rows"][0].get("load_before") if cli["rows"] else None
+    return "\n".join(lines) + "\n\n" + stamp("bench/speed.json", cli.get("measured_on"),
+                                             f"`python bench/speed.py --only cli`, {_load_text(load)}")
+
+
 RENDERERS: dict[str, Callable[[], str]] = {
     "mainjob": mainjob,
+    "quickstart": quickstart,
+    "commands": commands,
+    "larger-instance": larger_instance,
     "mainjob-problems": mainjob_problems,
     "learned-gamma": learned_gamma,
     "proof-cost": proof_cost,

@@ -1,6 +1,7 @@
 """The theorem's conditions for one problem, in one structured report (docs/theory.md §1, §4)."""
 from __future__ import annotations
 
+import hashlib
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -25,19 +26,43 @@ def spark_bounds(Phi: np.ndarray, *, budget: int = SPARK_BUDGET, rtol: float = 1
     the URP); for κ ≤ d with full column rank no dependent subset exists and κ + 1 is returned by convention.
     """
     d, kappa = Phi.shape
-    U = torch.from_numpy(Phi / np.linalg.norm(Phi, axis=0))
+    U = np.ascontiguousarray(Phi / np.linalg.norm(Phi, axis=0))
     top = min(d, kappa)
     tested = 0
     for k in range(2, top + 1):
         need = n_subsets(kappa, k)
         if tested + need > budget:
             return None, k
-        for T in iter_subset_chunks(kappa, k):
-            s = torch.linalg.svdvals(U[:, torch.from_numpy(T)].permute(1, 0, 2))
-            if bool((s[:, -1] <= rtol * s[:, 0]).any()):
-                return k, k
+        if _level_min_ratio(U, k) <= rtol:
+            return k, k
         tested += need
     return top + 1, top + 1
+
+
+#: (digest of the normalised Φ, k) → smallest σ_min/σ_max over the size-k column subsets. A sweep task asks twice
+#: for the same Φ (the uniqueness oracle and `check_conditions`, with different tolerances): measured 0.07–0.19 s
+#: a call at d = 100, κ = 200 (bench/product_path.py); the second call is now a look-up.
+_LEVEL_CACHE: dict[tuple[bytes, int], float] = {}
+_LEVEL_CACHE_MAX = 64
+
+
+def _level_min_ratio(U: np.ndarray, k: int) -> float:
+    """Smallest σ_min/σ_max over every size-k subset of the columns of U (unit-norm columns), batched."""
+    key = (hashlib.sha256(U.tobytes()).digest() + repr(U.shape).encode(), k)
+    if key in _LEVEL_CACHE:
+        return _LEVEL_CACHE[key]
+    Ut = torch.from_numpy(U)
+    kappa = U.shape[1]
+    worst = np.inf
+    for T in iter_subset_chunks(kappa, k):
+        s = torch.linalg.svdvals(Ut[:, torch.from_numpy(T)].permute(1, 0, 2))
+        worst = min(worst, float((s[:, -1] / s[:, 0]).min()))
+        if worst == 0.0:
+            break
+    if len(_LEVEL_CACHE) >= _LEVEL_CACHE_MAX:
+        _LEVEL_CACHE.pop(next(iter(_LEVEL_CACHE)))
+    _LEVEL_CACHE[key] = worst
+    return worst
 
 
 def spark(Phi: np.ndarray, *, budget: int = SPARK_BUDGET) -> int | None:

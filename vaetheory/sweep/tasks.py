@@ -24,6 +24,7 @@ k*, ``undecided_min``) is ``optimal``
 """
 from __future__ import annotations
 
+import functools
 import pickle
 import tempfile
 import time
@@ -111,14 +112,22 @@ def _check_rows(spec, key, variant_name, gamma, version, problem, analysis, anal
     return rows
 
 
+@functools.cache
+def _version() -> str:
+    """vaetheory's version, read once per worker process (importlib.metadata: about 10 ms a package), which also
+    imports the check's modules before the first task's timers start (workers keep their state between tasks)."""
+    from vaetheory.report.counterexample import library_versions
+    from vaetheory.verdict.check import run_check  # noqa: F401  (warm-up import)
+
+    return library_versions()["vaetheory"]
+
+
 def run_task(spec: SweepSpec, key: TaskKey) -> dict:
     """Run one task (see the module docstring): ``{"task_id", "rows", "reports": {file name: bytes}, "seconds"}``."""
     from vaetheory.core.threads import torch_threads
     from vaetheory.problems.generate import make_problem
 
-    from vaetheory.report.counterexample import library_versions
-
-    __version__ = library_versions()["vaetheory"]
+    __version__ = _version()
     t0 = time.perf_counter()
     rows: list[dict] = []
     runs = [(v, g) for v in spec.variants for g in spec.gamma]

@@ -62,6 +62,11 @@ class CollapsedVAE:
 
         return collapsed_hessian(Phi, X, params["nu"], gamma, self.covariance)
 
+    def hessian_at(self, params, Phi, X, gamma, index):  # optional protocol method: `hessian` on `index` only
+        from vaetheory.variants.energies import collapsed_hessian_at
+
+        return collapsed_hessian_at(Phi, X, params["nu"], gamma, index, self.covariance)
+
     def value_and_grad_batch(self, params, Phi, X, gamma, with_gamma=True):  # optional hook: closed form, batched
         from vaetheory.variants.closed_forms import collapsed_value_and_grad
 

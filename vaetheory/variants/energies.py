@@ -88,6 +88,27 @@ def collapsed_hessian(Phi, X, nu, gamma, covariance: Covariance = "full") -> Ten
     return H - n * torch.diag(c**2 / (gamma + nu * c) ** 2)
 
 
+def collapsed_hessian_at(Phi, X, nu, gamma, index, covariance: Covariance = "full") -> Tensor:
+    """`collapsed_hessian` restricted to the coordinates `index` (an (m,) int64 tensor), without the κ×κ matrix:
+    the same formulas with Φ replaced by its columns Φ_I (triangular solves with m columns instead of κ).
+    Composable with vmap over (point, index)."""
+    Phi, X, nu, gamma = map(as_tensor, (Phi, X, nu, gamma))
+    L = torch.linalg.cholesky(_sigma_x(Phi, nu, gamma))
+    PI = Phi[:, index]
+    A = torch.linalg.solve_triangular(L, PI, upper=False)
+    C = torch.linalg.solve_triangular(L, X, upper=False)
+    K = A.T @ A
+    B = A.T @ C
+    H = 2 * K * (B @ B.T)
+    n = X.shape[1]
+    if covariance == "full":
+        return H - n * K * K
+    if covariance == "none":
+        return H
+    c = (PI * PI).sum(0)
+    return H - n * torch.diag(c**2 / (gamma + nu[index] * c) ** 2)
+
+
 def posterior_mean(Phi, X, nu, noise) -> Tensor:
     """U* = Γ Φᵀ (noise·I + ΦΓΦᵀ)⁻¹ X (κ×n): the minimiser of (1/noise)‖X − ΦU‖² + Σ_j ‖u_j‖²/ν_j (docs/theory.md §2).
 
