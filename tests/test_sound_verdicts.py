@@ -236,3 +236,23 @@ def test_below_floor_mutation_no_following_leaves_them_not_converged(below_floor
     judged = judge_points(obj, search.theta[idx], search.gamma[idx], res.analysis.oracle,
                           gamma_floor=variant.gamma.floor, follow=False)
     assert all(v == "not_converged" for v in judged.verdicts), judged.verdicts
+
+
+def test_ill_conditioned_interior_point_below_the_floor_is_settled_by_proof():
+    """Gaussian rows, seed 1012: one restart ends at an inexact fit whose γ ≈ 1.1e-8 sits just above a lower floor;
+    the joint Hessian's relative eigenvalues are ~1e-15, so the float certificate cannot settle it, and the
+    interval proof does: a proved strict (bad) minimum. Mutation: without the proof step it stays not_converged."""
+    p = make_problem(10, 25, 4, 12, "gaussian", 1012)
+    res = run_check(p, get_variant("vae-diag"), restarts=16, seed=0, learn_gamma=True)
+    assert res.summary["not_converged"] == 0
+    settled = [pt for pt in res.points if pt.followed and "inconclusive" in (pt.reason or "")]
+    assert settled and all(pt.verdict == "bad_local_min" and pt.proof["status"] == "proved" for pt in settled)
+    # the same points without `followed` passed to settle (the step switched off)
+    obj = Objective(get_variant("vae-diag"), p)
+    judged = judge_points(obj, res.search.theta, res.search.gamma, res.analysis.oracle,
+                          gamma_floor=np.array([pt.gamma_floor for pt in res.points]), follow=False)
+    idx = [i for i, pt in enumerate(res.points) if pt in settled]
+    verdicts, _, _ = settle(obj, res.search.theta[idx], res.search.gamma[idx], [judged.verdicts[i] for i in idx],
+                            [judged.reasons[i] for i in idx], judged.masks[idx], judged.residuals[idx],
+                            res.analysis.oracle, learn_gamma=True, gamma_floor=judged.floor[idx])
+    assert all(v == "not_converged" for v in verdicts)

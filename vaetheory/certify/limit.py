@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from vaetheory.certify.numeric import certify
-from vaetheory.search.multistart import ACTIVE_RTOL, projected_newton
+from vaetheory.search.multistart import ACTIVE_RTOL, GAMMA_AT_FLOOR_RTOL, projected_newton
 from vaetheory.search.objective import Objective
 
 #: The smaller floors, as multiples of the search floor.
@@ -123,8 +123,9 @@ class FloorFollow:
     """Per followed point (arrays over them): the point where the following stopped (theta, gamma), the floor it is
     certified against there, its outcome — ``"interior"`` (a certified point with γ strictly above that floor: an
     interior minimum with γ free), ``"limit"`` (certified at that floor and confirmed as a γ → 0 limit by
-    `confirm_limit`, whose slope is kept) or ``"unresolved"`` — and a reason for the unresolved ones saying what
-    failed at the lowest floor tried."""
+    `confirm_limit`, whose slope is kept), ``"uncertified_interior"`` (γ above the lowest floor, but the float
+    certificate fails there) or ``"unresolved"`` — and a reason for the last two saying what failed at the lowest
+    floor tried."""
 
     theta: np.ndarray
     gamma: np.ndarray
@@ -175,4 +176,9 @@ def follow_below_floor(objective: Objective, theta: np.ndarray, gamma: np.ndarra
         for j in np.flatnonzero(~cert.certified):
             reasons[live[j]] = f"followed to gamma floor {f:.3g}: not certified there (kkt {cert.kkt[j]:.3g})"
         live = np.array([i for i in live if outcome[i] == "unresolved"], dtype=int)
+    for i in live:  # still not certified at the lowest floor, but with γ above it: an interior point that the float
+        # certificate cannot settle (e.g. an inexact fit whose γ sits just above 1e-8, where the joint Hessian's
+        # relative eigenvalues are ~1e-15); the interval proof may (`vaetheory.verdict.proofs.settle`)
+        if gamma[i] > floor[i] * (1 + GAMMA_AT_FLOOR_RTOL):
+            outcome[i] = "uncertified_interior"
     return FloorFollow(theta, gamma, floor, outcome, slope, reasons)

@@ -188,7 +188,8 @@ def run_check(problem: Problem, variant: Variant, *, restarts: int = 32, seed: i
         t = time.perf_counter()
         verdicts, reasons, proofs = settle(objective, search.theta, search.gamma, judged.verdicts, judged.reasons,
                                            masks, judged.residuals, analysis.oracle, learn_gamma=learn_gamma,
-                                           gamma_floor=judged.floor, active_rtol=cert.active_rtol)
+                                           gamma_floor=judged.floor, active_rtol=cert.active_rtol,
+                                           followed=judged.followed)
         judged = replace(judged, verdicts=verdicts, reasons=reasons)
         proofs = [p.to_dict() for p in proofs]
         timings["prove"] = time.perf_counter() - t

@@ -232,42 +232,50 @@ def _verdicts(cert: Certificate, masks: np.ndarray, residuals: np.ndarray, oracl
 
 
 def judge_points(objective, theta: np.ndarray, gamma: np.ndarray, oracle: OracleAnswer | OracleResult, *,
-                 gamma_floor: float | None = None, follow: bool = True, **tolerances) -> Judgement:
+                 gamma_floor: float | np.ndarray | None = None, follow: bool = True, **tolerances) -> Judgement:
     """The verdict step for end points (used by `run_check` and by report replay): certify at γ (with the γ floor
     when γ was learned), read each latent support at the certificate's threshold, refit, classify.
 
     With γ learned, the certified floor points are confirmed as γ → 0 limits (`confirm_limit`). A floor point whose
     limit check fails (its support or energy moves at a smaller floor) is followed below the floor when `follow`
     (`follow_below_floor`, down to 1e-6 × the floor): it is judged as an interior minimum, or as a limit at the lower
-    floor, where the following ends; only a point that resolves at no floor is not_converged, with what failed."""
+    floor, where the following ends; only a point that resolves at no floor is not_converged, with what failed.
+    `gamma_floor` may be one floor per point (a report replays a followed point against its own floor)."""
     theta = np.array(theta, dtype=np.float64)
     R = len(theta)
     gamma = np.array(np.broadcast_to(np.asarray(gamma, dtype=np.float64), (R,)))
-    floors = None if gamma_floor is None else np.full(R, float(gamma_floor))
+    floors = None if gamma_floor is None else np.array(np.broadcast_to(
+        np.asarray(gamma_floor, dtype=np.float64), (R,)))
     limit = np.zeros(R, dtype=bool)
     followed = np.zeros(R, dtype=bool)
     slope = np.full(R, np.nan)
     limit_reasons: list[str | None] = [None] * R
-    cert = certify(objective, theta, gamma, gamma_floor=gamma_floor, **tolerances)
-    if gamma_floor is not None:
-        idx = np.flatnonzero(cert.at_floor & cert.certified)
-        if len(idx):
-            check = confirm_limit(objective, theta[idx], gamma_floor, **tolerances)
+    cert = certify(objective, theta, gamma, gamma_floor=floors, **tolerances)
+    if floors is not None:
+        at = cert.at_floor & cert.certified
+        for fl in np.unique(floors[at]):  # one floor per batch (a report replays one point: one floor)
+            idx = np.flatnonzero(at & (floors == fl))
+            check = confirm_limit(objective, theta[idx], float(fl), **tolerances)
             limit[idx], slope[idx] = check.confirmed, np.where(check.confirmed, check.slope, np.nan)
             failed = idx[~check.confirmed]
             for j, i in enumerate(idx):
                 limit_reasons[i] = check.reasons[j]
-            if follow and len(failed):
-                ff = follow_below_floor(objective, theta[failed], gamma[failed], gamma_floor, **tolerances)
-                for k, i in enumerate(failed):
-                    if ff.outcome[k] == "unresolved":  # judged where the search ended, with both reasons
-                        limit_reasons[i] = f"{limit_reasons[i]}; {ff.reasons[k]}"
-                        continue
-                    theta[i], gamma[i], floors[i] = ff.theta[k], ff.gamma[k], ff.floor[k]
-                    followed[i], limit_reasons[i] = True, None
-                    limit[i], slope[i] = ff.outcome[k] == "limit", ff.slope[k]
-                if followed.any():
-                    cert = certify(objective, theta, gamma, gamma_floor=floors, **tolerances)
+            if not (follow and len(failed)):
+                continue
+            ff = follow_below_floor(objective, theta[failed], gamma[failed], float(fl), **tolerances)
+            for k, i in enumerate(failed):
+                if ff.outcome[k] == "unresolved":  # judged where the search ended, with both reasons
+                    limit_reasons[i] = f"{limit_reasons[i]}; {ff.reasons[k]}"
+                    continue
+                first = limit_reasons[i]
+                theta[i], gamma[i], floors[i] = ff.theta[k], ff.gamma[k], ff.floor[k]
+                followed[i], limit_reasons[i] = True, None
+                limit[i], slope[i] = ff.outcome[k] == "limit", ff.slope[k]
+                if ff.outcome[k] == "uncertified_interior":  # not_converged, unless a proof settles it
+                    limit_reasons[i] = (f"{first}; {ff.reasons[k]} (gamma {ff.gamma[k]:.3g} is above that floor: "
+                                        "an interior point)")
+        if followed.any():
+            cert = certify(objective, theta, gamma, gamma_floor=floors, **tolerances)
     masks = latent_supports(objective.latent_scales(theta), cert.active_rtol)
     Phi, X = objective.problem.Phi, objective.problem.X
     residuals = refit_residuals(Phi, X, masks)

@@ -83,17 +83,30 @@ def unproved_minima(points) -> list[int]:
 def settle(objective, theta: np.ndarray, gamma: np.ndarray, verdicts: list[str], reasons: list[str | None],
            masks: np.ndarray, residuals: np.ndarray, oracle: OracleAnswer | OracleResult, *,
            learn_gamma: bool = False, gamma_floor: float | np.ndarray | None = None,
-           active_rtol: float | None = None) -> tuple[list[str], list[str | None], list[Proof]]:
+           active_rtol: float | None = None, followed: np.ndarray | None = None
+           ) -> tuple[list[str], list[str | None], list[Proof]]:
     """`attach_proofs` for the reported minima *and* the ``degenerate_min`` points with a support: a degenerate point
     proved a strict local minimum (the float screen could not tell it from a flat valley; the interval proof can)
-    gets its strict verdict (`strict_verdict`), with the k* rule applied as for any ``bad_local_min``. Returns the
-    verdicts, reasons and proofs."""
+    gets its strict verdict (`strict_verdict`), with the k* rule applied as for any ``bad_local_min``. So does a
+    point `followed` below the γ floor to an interior point that the float certificate could not settle
+    (``not_converged``; `vaetheory.certify.limit.follow_below_floor`) and that the interval proof shows to be a
+    strict local minimum. Returns the verdicts, reasons and proofs."""
     verdicts, reasons = list(verdicts), list(reasons)
-    trial = [v if not (v == "degenerate_min" and masks[i].any()) else "undecided_min" for i, v in enumerate(verdicts)]
+    # also asked: followed interior points the float certificate could not settle (`follow_below_floor`)
+    interior = np.zeros(len(verdicts), dtype=bool) if followed is None else (
+        np.asarray(followed, dtype=bool) & np.array([v == "not_converged" for v in verdicts], dtype=bool))
+    trial = [v if not ((v == "degenerate_min" or interior[i]) and masks[i].any()) else "undecided_min"
+             for i, v in enumerate(verdicts)]
     proofs = attach_proofs(objective, theta, gamma, trial, masks, oracle, learn_gamma=learn_gamma,
                            gamma_floor=gamma_floor, active_rtol=active_rtol)
     for i, v in enumerate(verdicts):
-        if v != "degenerate_min":
+        if interior[i]:
+            if not (masks[i].any() and proofs[i].proved):
+                proofs[i] = not_applicable(METHOD, f"verdict {v}: not a reported minimum")
+                continue
+            note = (f"the float certificate is inconclusive here ({reasons[i]}); a strict local minimum proved in "
+                    "interval arithmetic")
+        elif v != "degenerate_min":
             continue
         if not masks[i].any() or not proofs[i].proved:  # the flat/empty reading stands
             proofs[i] = not_applicable(METHOD, f"verdict degenerate_min: {reasons[i]}") if not masks[i].any() \
@@ -102,7 +115,7 @@ def settle(objective, theta: np.ndarray, gamma: np.ndarray, verdicts: list[str],
         support = np.flatnonzero(masks[i])
         strict = strict_verdict(support, bool(residuals[i] <= oracle.rtol), oracle)
         verdicts[i] = strict
-        reasons[i] = None
+        reasons[i] = note if interior[i] else None
         if strict == "bad_local_min":
             size = int(masks[i].sum())
             proofs[i] = k_star_rule(proofs[i].with_status(proofs[i].status, proofs[i].reason, support_size=size,
