@@ -218,3 +218,22 @@ def test_system_failures_reaching_the_command_line_are_one_line(tiny, tmp_path, 
     monkeypatch.setattr(mainjob, "check_problem_file", fail)
     line = _one_line_exit_2(_check("--variant", "vae-full", "--problem", str(tiny), "--out", str(tmp_path / "o")))
     assert text in line
+
+
+def test_check_refuses_kappa_over_the_condition_reports_limit_whatever_the_oracle(wide, tmp_path):
+    """The condition report computes the mutual coherence from the κ×κ Gram matrix even with --oracle none."""
+    line = _one_line_exit_2(_check("--variant", "vae-full", "--problem", str(wide), "--oracle", "none",
+                                   "--out", str(tmp_path / "out")))
+    assert "check: kappa = 10,001 is over the limit of 10,000" in line and "--limit-scale 1.1" in line
+
+
+def test_a_sweep_cell_over_a_limit_is_refused_before_the_cluster_starts(tmp_path):
+    import vaetheory.cli.sweep_cmd  # noqa: F401  (registers the sweep commands)
+
+    spec = tmp_path / "big.toml"
+    spec.write_text('[sweep]\nname = "big"\nproblems = 1\nrestarts = 2\nvariants = ["vae-diag"]\n'
+                    'gamma = ["fixed"]\n[grid]\nd = [3]\nkappa = [10, 20000]\nr = [1]\nn = [1]\n')
+    res = CliRunner().invoke(cli, ["sweep", "run", str(spec), "--out", str(tmp_path / "out")])
+    line = _one_line_exit_2(res)
+    assert "grid cell d3-k20000-r1-n1-orthogonal: oracle auto: kappa = 20,000 is over the limit" in line
+    assert not (tmp_path / "out").exists()

@@ -189,7 +189,7 @@ def check(variant_name, problem_path, restarts, seed, gamma, learn_gamma, out_di
         get_profile(profile_name)
     # input errors and resource limits first, before any heavy import
     screen_problem(problem_path, scale=limit_scale, oracle=oracle_method or "auto",
-                   restarts=32 if restarts is None else restarts, gamma=gamma)
+                   restarts=32 if restarts is None else restarts, gamma=gamma, conditions=True)
     isolated = _precheck_variant(variant_name) or timeout is not None
     writable_folder(out_dir)
     from vaetheory.report import mainjob

@@ -20,15 +20,18 @@ def load_problem(path: str, *, scale: float = 1.0) -> Problem:
 
 
 def screen_problem(path: str, *, scale: float = 1.0, oracle: str | None = None, restarts: int | None = None,
-                   gamma: float | None = None, relax: bool = False) -> Problem:
+                   gamma: float | None = None, relax: bool = False, conditions: bool = False) -> Problem:
     """Load a problem and refuse, before any work, what the run could not do with it (`vaetheory.core.limits`):
     a size over the oracle method's or the relaxation's limit, restarts over the memory, a γ float64 cannot
-    evaluate the energies at. Every refusal names the limit and the flag that raises it."""
+    evaluate the energies at; with `conditions` (a check), κ over the condition report's limit. Every refusal names
+    the limit and the flag that raises it."""
     from vaetheory.core import limits
 
     p = load_problem(path, scale=scale)
     if oracle is not None:
         limits.check_oracle_size(oracle, p.d, p.kappa, p.n, scale=scale)
+    if conditions:
+        limits.check_conditions_size(p.kappa, scale=scale)
     if relax:
         limits.check_relax_size(p.kappa, p.n, scale=scale)
     if restarts is not None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from vaetheory.cli import EXIT_FAILED, EXIT_OK, cli
-from vaetheory.cli.options import positive_float, progress_enabled, writable_folder
+from vaetheory.cli.options import limit_scale_option, positive_float, progress_enabled, writable_folder
 
 
 def _examples(*lines: str) -> str:
@@ -59,7 +59,8 @@ def sweep() -> None:
                    "overrides the spec's timeout). Plug-ins always run in a child process, with a default limit of "
                    "900 s; with a limit, built-ins do too.")
 @click.option("--no-progress", is_flag=True, help="No progress bar on stderr.")
-def run_cmd(spec_path, out_dir, workers, scheduler, timeout, no_progress):
+@limit_scale_option
+def run_cmd(spec_path, out_dir, workers, scheduler, timeout, no_progress, limit_scale):
     """Run every task (grid cell × problem) of SPEC.toml not yet finished in DIR, write one Parquet file per task
     under DIR/results/ and counterexample reports under DIR/reports/. Re-running the same command adds nothing;
     a sweep killed midway completes. The progress bar shows tasks done / total and the verdict counts.
@@ -76,6 +77,7 @@ def run_cmd(spec_path, out_dir, workers, scheduler, timeout, no_progress):
     spec = load_spec(spec_path)
     if timeout is not None:
         spec = replace(spec, timeout=timeout)
+    _check_sizes(spec, limit_scale)
     from vaetheory.sweep.run import check_scheduler, run_sweep
 
     if scheduler is not None:
@@ -91,6 +93,21 @@ def run_cmd(spec_path, out_dir, workers, scheduler, timeout, no_progress):
                + f"; {result.rows} rows ({counts}) in {result.seconds:.1f} s"
                + (f" on {result.cluster}" if result.cluster else "") + f" -> {out_dir}/results/", err=True)
     raise SystemExit(EXIT_FAILED if result.failed or result.lost else EXIT_OK)
+
+
+def _check_sizes(spec, scale: float) -> None:
+    """Every grid cell within the resource limits of `vaetheory.core.limits` (the oracle method, the condition
+    report, the restarts against this machine's memory), before a cluster starts: one line naming the cell."""
+    from vaetheory.core import limits
+    from vaetheory.core.errors import VaetheoryError
+
+    for cell in spec.cells():
+        try:
+            limits.check_oracle_size(spec.oracle, cell.d, cell.kappa, cell.n, scale=scale)
+            limits.check_conditions_size(cell.kappa, scale=scale)
+            limits.check_restarts(spec.restarts, cell.d, cell.kappa, cell.n, scale=scale)
+        except VaetheoryError as exc:
+            raise type(exc)(f"{spec.source}: grid cell {cell.label()}: {exc}") from None
 
 
 @sweep.command("report", epilog=_examples("vaetheory sweep report runs/tiny",

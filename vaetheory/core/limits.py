@@ -72,6 +72,17 @@ def check_oracle_size(method: str, d: int, kappa: int, n: int, *, scale: float =
                 f"{_need(kappa * n / MIP_MAX_ENTRIES)}")
 
 
+def check_conditions_size(kappa: int, *, scale: float = 1.0) -> None:
+    """Refuse a check whose theorem-condition report (the mutual coherence, from the κ×κ Gram matrix; any oracle
+    method) is over `GRAM_MAX_KAPPA` (times `scale`)."""
+    limit = int(GRAM_MAX_KAPPA * _scale(scale))
+    if kappa > limit:
+        raise BudgetError(
+            f"check: kappa = {kappa:,} is over the limit of {limit:,} (the theorem-condition report computes the "
+            f"mutual coherence from the kappa x kappa Gram matrix, {8 * kappa**2 / 1e9:.3g} GB, whatever the oracle "
+            f"method); {_need(kappa / GRAM_MAX_KAPPA)}")
+
+
 def check_relax_size(kappa: int, n: int, *, scale: float = 1.0) -> None:
     """Refuse an ℓ2,1 relaxation over `RELAX_MAX_ENTRIES` unknowns (times `scale`)."""
     limit = int(RELAX_MAX_ENTRIES * _scale(scale))
