@@ -416,7 +416,8 @@ def gamma_profile(objective: Objective, theta: np.ndarray, gamma: float, span: f
 def problem_text(data: dict) -> str:
     """The problem's size and where it came from (profile problem and seed, or file), for figure and Markdown."""
     prob = data["problem"]
-    size = prob["describe"].replace("kappa=", "κ=").replace(" noise=0", "").replace("=", " = ")
+    size = ", ".join(t.replace("kappa=", "κ=").replace("=", " = ") for t in prob["describe"].split()
+                     if t != "noise=0")
     origin = data.get("profile", {}).get("origin") or {}
     where = f" {origin['name']}" if origin.get("name") else (f" {origin['file']}" if origin.get("file") else "")
     if "seed" in origin:
