@@ -328,22 +328,23 @@ def _jsonable(value):
                                  allow_nan=True), parse_constant=lambda _: None)
 
 
-#: What replay does not verify (docs/replay.md): run provenance that the file alone cannot show (seed, which restart,
-#: the start, how many end points reached the support, library versions), illustration (the figure's data), and prose
-#: (the claim's wording, reasons: a reason's presence is compared, not its text).
-UNVERIFIED_FIELDS: tuple[str, ...] = (
-    "seed", "restart", "start.kind", "start.support", "reached_by", "profile", "versions",
-    "variant.claim.statement", "verdict.reason", "verdict.proof.reason", "verdict.proof.extra.krawczyk_ratio",
-    "verdict.proof.extra.shared_box", "verdict.proof.extra.source", "oracle.seconds", "oracle.details.auto",
-    "oracle.details.attempts", "oracle.details.time_limit", "oracle.details.seconds", "oracle.details.candidate",
-    "oracle.details.status", "oracle.details.mip_gap", "oracle.details.nodes")
-#: Oracle fields that are not recomputed: wall-clock times and run provenance (docs/replay.md).
+#: Oracle fields that are not recomputed: wall-clock times.
 _ORACLE_UNCOMPARED = {"seconds"}
 #: Keys inside ``oracle.details`` that depend on the run rather than on the problem (how `auto` chose, the MIP's
-#: attempts and limits, which candidate was offered).
+#: attempts, limits and solver status, which candidate was offered).
 _DETAILS_UNCOMPARED = {"auto", "attempts", "time_limit", "seconds", "candidate", "status", "mip_gap", "nodes"}
-#: Proof fields that are not compared: prose, timing-like or the run's bookkeeping of a shared box.
+#: Proof fields that are not compared: a diagnostic ratio and the run's bookkeeping of a shared box or of a proof
+#: made at replay.
 _PROOF_EXTRA_UNCOMPARED = {"krawczyk_ratio", "shared_box", "source"}
+#: What replay does not verify (docs/replay.md): run provenance that the file alone cannot show (seed, which restart,
+#: the start, how many end points reached the support, library versions), illustration (the figure's data), prose
+#: (the claim's wording, reasons: a reason's presence is compared, not its text), and the fields above.
+UNVERIFIED_FIELDS: tuple[str, ...] = (
+    ("seed", "restart", "start.kind", "start.support", "reached_by", "profile", "versions", "variant.claim.statement",
+     "verdict.reason", "verdict.proof.reason")
+    + tuple(f"oracle.{k}" for k in sorted(_ORACLE_UNCOMPARED))
+    + tuple(f"oracle.details.{k}" for k in sorted(_DETAILS_UNCOMPARED))
+    + tuple(f"verdict.proof.extra.{k}" for k in sorted(_PROOF_EXTRA_UNCOMPARED)))
 
 
 class _Replay:
@@ -529,6 +530,9 @@ class _Replay:
             for key in ("k", "k_star"):
                 if key in stored and stored.get("witness") and stored[key] != len(stored["witness"]):
                     self.differ(f"oracle.{key}", stored[key], len(stored["witness"]))
+            for key in ("method", "rtol"):
+                if key in stored:
+                    self.compare(f"oracle.{key}", stored[key], fresh[key])
             return
         skip = set(_ORACLE_UNCOMPARED) | {"details", "basis", "witness_residual"}
         if method == "mip":  # the MIP lists its witness only, and which exact fit it returns may vary
@@ -543,9 +547,7 @@ class _Replay:
             self.compare_basis("oracle.basis", stored["basis"], fresh["basis"])
         details = stored.get("details")
         if isinstance(details, dict):
-            self.compare_record("oracle.details", details, fresh["details"],
-                                skip=_DETAILS_UNCOMPARED | {k for k in details if k not in fresh["details"]
-                                                            and k in _DETAILS_UNCOMPARED})
+            self.compare_record("oracle.details", details, fresh["details"], skip=_DETAILS_UNCOMPARED)
 
     def run(self) -> ReplayResult:
         import numpy as np
