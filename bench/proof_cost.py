@@ -92,7 +92,9 @@ def main(argv=None) -> None:
                       f"{row['load1']} |", flush=True)
                 if row["not_proved_reasons"]:
                     print("    not proved: " + " / ".join(row["not_proved_reasons"]), flush=True)
-    Path(args.out).write_text(json.dumps({"rows": rows}, indent=1))
+    from common import commit  # bench/common.py (this script's folder is on sys.path): bench/publish.py stamps with it
+
+    Path(args.out).write_text(json.dumps({"rows": rows, "measured_on": commit()}, indent=1))
 
 
 if __name__ == "__main__":

@@ -44,8 +44,11 @@ def _json(name: str) -> dict:
         raise DataError(f"{path.relative_to(ROOT)}: {exc}") from None
 
 
-def stamp(source: str, measured_on: dict | None, extra: str = "") -> str:
-    """The line under every rendered table: its data file and the commit the data was measured on."""
+def stamp(source: str, measured_on: dict | str | None, extra: str = "") -> str:
+    """The line under every rendered table: its data file and the commit the data was measured on (a
+    `common.commit()` dict, or a ``"<hash>[+dirty]"`` string as bench/learned_gamma.py writes it)."""
+    if isinstance(measured_on, str):
+        measured_on = {"commit": measured_on.split("+")[0], "dirty": measured_on.endswith("+dirty")}
     if measured_on and measured_on.get("commit"):
         commit = f"measured on commit `{measured_on['commit']}`" + (
             " with uncommitted changes" if measured_on.get("dirty") else "")
@@ -95,8 +98,8 @@ def learned_gamma() -> str:
                      + f" | {p.get('optimal', '–')} | {p.get('bad_local_min', '–')} |")
     extra = (f"{s['problems']} problems × {s['restarts']} restarts, {s['seconds']:.0f} s at "
              f"{_load_text(s.get('load_end'))}")
-    return "\n".join(lines) + "\n\n" + stamp("bench/learned_gamma.json", data.get("measured_on") or
-                                             s.get("measured_on"), extra)
+    measured = data.get("measured_on") or s.get("measured_on") or s.get("commit")
+    return "\n".join(lines) + "\n\n" + stamp("bench/learned_gamma.json", measured, extra)
 
 
 def proof_cost() -> str:
