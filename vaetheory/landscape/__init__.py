@@ -4,6 +4,6 @@ in the γ → 0 limit with γ learned (every basic feasible support decided in b
 
 This stage sits above certify, oracle and verdict; nothing below it imports it."""
 from vaetheory.landscape.result import LandscapePoint, LandscapeResult
-from vaetheory.landscape.run import run_landscape
+from vaetheory.landscape.run import missing_minima, run_landscape
 
-__all__ = ["LandscapePoint", "LandscapeResult", "run_landscape"]
+__all__ = ["LandscapePoint", "LandscapeResult", "missing_minima", "run_landscape"]

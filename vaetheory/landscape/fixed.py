@@ -172,6 +172,34 @@ def face_bounds(fd: FaceData, face: tuple[int, ...], basic: BasicSolutions | Non
     return U
 
 
+def no_stationary_full(fd: FaceData, face: tuple[int, ...]) -> bool:
+    """L_full only: True when the face provably holds no stationary point at all. E depends on ν only through
+    C = Φ_F diag(ν_F) Φ_Fᵀ, and ∂E/∂ν_j = φ_jᵀ G φ_j with G = nΣ⁻¹ − Σ⁻¹XXᵀΣ⁻¹ (symmetric). When the matrices
+    φ_jφ_jᵀ, j ∈ F, span the symmetric d×d matrices (so |F| ≥ d(d+1)/2), stationarity on the face forces G = 0,
+    i.e. γI + C = XXᵀ/n; that is impossible (C ⪰ 0) when some v has vᵀ(XXᵀ/n − γI)v < 0, e.g. when rank X < d."""
+    if fd.covariance != "full":
+        return False
+    d = fd.d
+    pairs = [(a, b) for a in range(d) for b in range(a, d)]
+    if len(face) < len(pairs):
+        return False
+    flint = fd.flint
+    R = flint.arb_mat(len(face), len(pairs))
+    for r, j in enumerate(face):
+        for c, (a, b) in enumerate(pairs):
+            R[r, c] = fd.aPhi[a, j] * fd.aPhi[b, j]
+    if not (R.transpose() * R).det() > 0:
+        return False
+    w, V = np.linalg.eigh(fd.X @ fd.X.T / fd.n)
+    v = flint.arb_mat([[float(x)] for x in V[:, 0]])
+    q = (v.transpose() * fd.aX)
+    val = flint.arb(0)
+    for i in range(fd.n):
+        val += q[0, i] * q[0, i]
+    val = val / fd.an - fd.agamma * (v.transpose() * v)[0, 0]
+    return bool(val < 0)
+
+
 def face_newton(fd: FaceData, face: tuple[int, ...], nu0: np.ndarray, steps: int = 40) -> np.ndarray | None:
     """Float64 Newton on the face gradient in log ν (so ν stays > 0); the root, or None without convergence."""
     F = list(face)
@@ -290,6 +318,10 @@ def search_face(fd: FaceData, hook, face: tuple[int, ...], *, deadline: float | 
         kind, info = enclose.classify_root_box(hook, fd, face, z, z)
         out.roots.append(FaceRoot(face, kind, z, z, z, info))
         out.boxes = 1
+        out.seconds = time.perf_counter() - t0
+        return out
+    if no_stationary_full(fd, face):
+        out.discards["no_stationary_point"] = 1
         out.seconds = time.perf_counter() - t0
         return out
     U = face_bounds(fd, face, basic)

@@ -148,6 +148,9 @@ def enumerate_limit(problem: Problem, *, rtol: float, deadline: float | None = N
                 break
             for A in chunk.tolist():  # Arb is scalar: one small decision per support (a few d×d products)
                 A = tuple(A)
+                if any(set(T) <= set(A) for T in small):  # its limit point lives on the smaller exact fit T
+                    counts["contains_exact_fit"] = counts.get("contains_exact_fit", 0) + 1
+                    continue
                 rec = decide_support(flint, Phi_cols, aX, A, kappa, n)
                 counts[rec["status"]] = counts.get(rec["status"], 0) + 1
                 if rec["status"] == "limit_min":

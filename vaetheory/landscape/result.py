@@ -65,6 +65,17 @@ class LandscapeResult:
     def bad_minima(self) -> list[LandscapePoint]:
         return [p for p in self.minima if p.verdict == "bad_local_min"]
 
+    def locate(self, support, nu, *, rtol: float = 1e-4) -> LandscapePoint | None:
+        """The listed minimum with this support whose ν lies within `rtol` (relative to its largest entry) of `nu`,
+        or None: how another method's minimum is checked against the list."""
+        support = sorted(int(j) for j in support)
+        for p in self.minima:
+            ref = [float(v) for v in p.nu]
+            scale = max(max(ref), 1e-300)
+            if p.support == support and max(abs(a - b) for a, b in zip(ref, nu)) <= rtol * scale:
+                return p
+        return None
+
     def summary(self) -> dict:
         verdicts: dict[str, int] = {}
         for p in self.minima:

@@ -222,4 +222,23 @@ def _run_limit(problem, answer, result, deadline, progress, timings):
         result.minima.append(LandscapePoint("limit_min", list(A), nu.tolist(), 0.0, rec.get("energy"), verdict,
                                             proof))
     result.other_kkt = {"not_limit_min": out["counts"].get("not_min", 0),
-                        "degenerate_bfs": out["counts"].get("degenerate", 0)}
+                        "degenerate_bfs": out["counts"].get("degenerate", 0),
+                        "contains_smaller_exact_fit": out["counts"].get("contains_exact_fit", 0)}
+
+
+def missing_minima(landscape: LandscapeResult, check) -> list[dict]:
+    """Cross-check against the search: every minimum `check` (a `vaetheory.verdict.check.CheckResult` at the same
+    fixed γ) certified (optimal, bad_local_min or undecided_min) that is not on the landscape's list. A minimum on
+    a face the landscape left unresolved is reported with ``in_unresolved_face`` True (the list may legitimately
+    lack it); any other missing one means the two methods disagree."""
+    faces = {tuple(u["face"]) for u in landscape.unresolved if "face" in u}
+    open_search = any("face" not in u for u in landscape.unresolved)
+    out = []
+    for i, p in enumerate(check.points):
+        if p.verdict not in ("optimal", "bad_local_min", "undecided_min"):
+            continue
+        nu = check.search.theta[i]
+        if landscape.locate(p.support, nu) is None:
+            out.append({"index": i, "support": p.support, "verdict": p.verdict,
+                        "in_unresolved_face": tuple(p.support) in faces or open_search})
+    return out

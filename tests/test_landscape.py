@@ -1,0 +1,195 @@
+"""Complete landscapes (vaetheory.landscape, docs/landscape.md): the fixed-γ branch and bound against a brute-force
+multistart, the γ → 0 limit decisions against independent float evaluations, mutations that must be caught, and the
+CLI's input errors."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from itertools import combinations
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from vaetheory.cli import cli, register_commands
+from vaetheory.core.errors import InputError
+from vaetheory.landscape import enclose, missing_minima, run_landscape
+from vaetheory.landscape.limit import enumerate_limit
+from vaetheory.problems.generate import make_problem
+from vaetheory.search.objective import Objective
+from vaetheory.variants import get_variant
+from vaetheory.variants.builtin import CollapsedVAE
+from vaetheory.verdict.check import run_check
+
+VAE_FULL, VAE_DIAG = get_variant("vae-full"), get_variant("vae-diag")
+GAMMA = 1e-2
+
+
+def _brute_force(problem, variant, restarts=96):
+    """Every basic-feasible start (adversarial_fraction) plus random ones, Newton-polished and certified."""
+    return run_check(problem, variant, restarts=restarts, gamma=GAMMA, prove=False, adversarial_fraction=0.5)
+
+
+@pytest.mark.parametrize("rows,n,seed", [("orthogonal", 2, 0), ("gaussian", 1, 2), ("orthogonal", 3, 1)])
+def test_fixed_gamma_vae_full_complete_and_contains_every_multistart_minimum(rows, n, seed):
+    problem = make_problem(2, 4, 1, n, rows, seed)
+    result = run_landscape(problem, VAE_FULL, gamma=GAMMA)
+    assert result.complete, result.unresolved
+    assert result.minima and all(m.proof["status"] == "proved" for m in result.minima)
+    assert all(m.point_proof["status"] == "proved" for m in result.minima)
+    assert not result.bad_minima  # C1 holds on these problems
+    check = _brute_force(problem, VAE_FULL)
+    assert sum(p.verdict in ("optimal", "bad_local_min") for p in check.points) > 0
+    assert missing_minima(result, check) == []
+    json.dumps(result.to_dict(), allow_nan=False)
+
+
+def test_fixed_gamma_vae_diag_lists_what_it_proves_and_says_what_is_left():
+    problem = make_problem(2, 3, 1, 2, "orthogonal", 0)
+    result = run_landscape(problem, VAE_DIAG, gamma=GAMMA, max_boxes_per_face=3000)
+    kinds = {tuple(m.support): m.verdict for m in result.minima}
+    assert kinds.get((1,)) == "optimal" and "bad_local_min" in kinds.values()  # mean-field keeps a bad minimum
+    assert all(m.proof["status"] == "proved" for m in result.minima)
+    # the 3-column face does not close in this budget: the result must say so, not claim completeness
+    assert not result.complete and any(u.get("face") == [0, 1, 2] for u in result.unresolved)
+    check = _brute_force(problem, VAE_DIAG)
+    assert all(m["in_unresolved_face"] for m in missing_minima(result, check))
+
+
+def test_landscape_minimum_is_a_minimum_of_the_energy():
+    """Independent of the proofs: random feasible perturbations never lower the energy at a listed minimum."""
+    problem = make_problem(2, 4, 1, 2, "orthogonal", 0)
+    result = run_landscape(problem, VAE_FULL, gamma=GAMMA)
+    obj = Objective(VAE_FULL, problem)
+    rng = np.random.default_rng(0)
+    for m in result.minima:
+        nu = np.asarray(m.nu)
+        pert = np.maximum(nu + 1e-4 * max(nu.max(), 1e-3) * rng.standard_normal((256, nu.size)), 0)
+        E, _, _ = obj.value_and_grad(pert, np.full(256, GAMMA), with_gamma=False)
+        assert E.min() >= m.energy - 1e-9 * abs(m.energy)
+
+
+def _float_limit(problem, A):
+    """dE/dγ(0⁺) and the inactive gradients at the limit point of support A, from the library's torch energy at a
+    tiny γ (an evaluation independent of the ball-arithmetic formulas)."""
+    W = np.linalg.solve(problem.Phi[:, A], problem.X)
+    nu = np.zeros(problem.kappa)
+    nu[list(A)] = (W**2).sum(1) / problem.n
+    obj = Objective(VAE_FULL, problem)
+    _, g, gg = obj.value_and_grad(nu[None], np.array([1e-11]))
+    inactive = [j for j in range(problem.kappa) if j not in A]
+    return float(gg[0]), g[0, inactive]
+
+
+def test_limit_decisions_agree_with_float_evaluation_at_tiny_gamma():
+    problem = make_problem(4, 8, 2, 1, "gaussian", 3)
+    out = enumerate_limit(problem, rtol=1e-9)
+    assert out["supports"] == 70 and not out["unresolved"]
+    listed = {tuple(m["support"]) for m in out["minima"]}
+    agree = checked = 0
+    for A in combinations(range(8), 4):
+        if set(problem.support) <= set(A):
+            continue  # not basic with |A| = d: its limit point is the optimal support's
+        gg, gin = _float_limit(problem, A)
+        margin = min(gg, gin.min())
+        if abs(margin) < 1e-3 * max(abs(gg), 1.0):
+            continue  # too close to call in floats; the ball decision stands on its own
+        checked += 1
+        agree += (margin > 0) == (A in listed)
+    assert checked > 40 and agree == checked
+
+
+def test_limit_mode_lists_bad_limit_minima_when_n_lt_r():
+    problem = make_problem(6, 12, 3, 1, "gaussian", 0)
+    result = run_landscape(problem, VAE_FULL, learn_gamma_limit=True)
+    assert result.complete and result.mode == "limit"
+    assert result.stats["supports_decided"] == 924
+    assert result.bad_minima, "n = 1 < r: bad limit minima expected (docs/theory.md C6)"
+    assert all(m.proof["status"] == "proved" and m.proof["min_inactive_grad_lower"] > 0 for m in result.bad_minima)
+    opt = [m for m in result.minima if m.verdict == "optimal"]
+    assert [m.support for m in opt] == [list(problem.support)]
+
+
+def test_limit_mode_refuses_vae_diag_and_conflicting_arguments():
+    problem = make_problem(3, 6, 2, 3, "orthogonal", 0)
+    with pytest.raises(InputError, match="does not cover"):
+        run_landscape(problem, VAE_DIAG, learn_gamma_limit=True)
+    with pytest.raises(InputError, match="either"):
+        run_landscape(problem, VAE_FULL, gamma=1e-2, learn_gamma_limit=True)
+    with pytest.raises(InputError, match="not supported by landscape"):
+        run_landscape(problem, get_variant("ae-l1"), gamma=1e-2)
+
+
+# ------------------------------------------------------------------------------------------------ mutations
+
+
+@dataclass(frozen=True)
+class ScaledLogDetVAE(CollapsedVAE):
+    """A broken energy: the log-det term weighted 0.8, while keeping vae-full's interval hook."""
+
+    def energy(self, params, Phi, X, gamma):
+        import torch
+
+        nu = params["nu"]
+        S = gamma * torch.eye(Phi.shape[0], dtype=Phi.dtype) + (Phi * nu) @ Phi.T
+        return 0.8 * X.shape[1] * torch.logdet(S) + torch.trace(X.T @ torch.linalg.solve(S, X))
+
+    def interval_derivatives(self, theta, Phi, X, gamma, active, with_gamma):
+        return CollapsedVAE.interval_derivatives(self, theta, Phi, X, gamma, active, with_gamma)
+
+    value_and_grad_batch = None
+    hessian = None
+
+
+def test_broken_energy_variant_is_never_given_a_complete_landscape():
+    mutant = ScaledLogDetVAE("full", "vae-full-scaled", "deliberate bug", VAE_FULL.claim)
+    problem = make_problem(2, 4, 1, 2, "orthogonal", 0)
+    result = run_landscape(problem, mutant, gamma=GAMMA)
+    assert not result.complete and "differs from the closed form" in result.unresolved[0]["why"]
+
+
+def test_a_dropped_box_is_caught_by_the_multistart_cross_check(monkeypatch):
+    problem = make_problem(2, 4, 1, 2, "orthogonal", 0)
+    honest = enclose.sign_test
+
+    def drops_the_optimal_face(fd, face, lo, hi):
+        return enclose.SignTest(True, "active dropped: deliberate") if tuple(face) == (2,) else honest(fd, face, lo, hi)
+
+    monkeypatch.setattr(enclose, "sign_test", drops_the_optimal_face)
+    result = run_landscape(problem, VAE_FULL, gamma=GAMMA)
+    missing = missing_minima(result, _brute_force(problem, VAE_FULL, restarts=32))
+    assert missing and not any(m["in_unresolved_face"] for m in missing)
+
+
+# ------------------------------------------------------------------------------------------------ CLI
+
+
+@pytest.fixture(scope="module")
+def problem_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("landscape") / "p.npz"
+    make_problem(2, 4, 1, 2, "orthogonal", 0).save(path)
+    return str(path)
+
+
+def _invoke(args):
+    register_commands()
+    return CliRunner().invoke(cli, args, standalone_mode=True)
+
+
+@pytest.mark.parametrize("args,msg", [
+    (["--learn-gamma"], "--learn-gamma needs --limit"),
+    (["--limit"], "--learn-gamma needs --limit"),
+    (["--gamma", "-1"], "Invalid value for '--gamma'"),
+    (["--variant", "vae-diag", "--learn-gamma", "--limit"], "does not cover"),
+    (["--variant", "ae-l21", "--gamma", "1e-2"], "not supported by landscape"),
+])
+def test_cli_bad_input_is_one_line_exit_2(problem_file, args, msg):
+    res = _invoke(["landscape", problem_file, *args])
+    assert res.exit_code == 2 and msg in res.output and "Traceback" not in res.output
+
+
+def test_cli_json(problem_file):
+    res = _invoke(["landscape", problem_file, "--gamma", "1e-2", "--json"])
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.stdout)
+    assert data["complete"] is True and data["minima"][0]["verdict"] == "optimal"
