@@ -237,8 +237,8 @@ def commands() -> str:
              f"{_load_text(data.get('load_before'))}; installing takes longer the first time."]
     suite = data.get("suite")
     if suite:
-        lines.append(f"- **2.** runs the unit tests, the Hypothesis properties (profile `ci`) and the example plug-in's "
-                     f"tests: `{suite['summary']}` in {suite['wall_seconds']:.0f} s at "
+        lines.append("- **2.** runs the unit tests, the Hypothesis properties (profile `ci`) and the example "
+                     f"plug-in's tests: `{suite['summary']}` in {suite['wall_seconds']:.0f} s at "
                      f"{_load_text(suite.get('load_before'))} (exit code {suite['exit_code']}).")
     else:
         lines.append("- **2.** runs the unit tests, the Hypothesis properties (profile `ci`) and the example "
@@ -252,7 +252,7 @@ def larger_instance() -> str:
 
     data = _json("speed.json")
     cli = data["sections"]["cli"]
-    lines = ["| variant | verdicts | claim | wall s | search s | proofs s | reports s |", "|---|---|---|---|---|---|---|"]
+    lines = ["| variant | verdicts | claim | wall s | search s | proofs s | reports s |", "|---" * 7 + "|"]
     for r in cli["rows"]:
         t = r.get("timings", {})
         counts = ", ".join(f"{r['summary'][v]} {v}" for v in VERDICTS if r["summary"].get(v))
