@@ -211,7 +211,8 @@ def test_settings_may_only_be_tightened(genuine):
 # Malformed files: exit 2, one line, before any work ----------------------------------------------------------------
 
 @pytest.mark.parametrize("case", ["energy_text", "verdict_null", "theta_null", "theta_nan", "theta_negative",
-                                  "theta_infinite", "proof_radius", "tolerance_text", "top_list", "unknown_field"])
+                                  "theta_infinite", "proof_radius", "tolerance_text", "top_list", "unknown_field",
+                                  "too_many_columns"])
 def test_malformed_reports_are_refused_in_one_line(genuine, tmp_path, case):
     text = genuine.read_text()
     data = json.loads(text)
@@ -231,6 +232,10 @@ def test_malformed_reports_are_refused_in_one_line(genuine, tmp_path, case):
         data = [data]
     elif case == "unknown_field":
         data["run_this"] = "evil.py"
+    elif case == "too_many_columns":  # refused before the problem is built (the Hessian would be κ×κ)
+        from vaetheory.report.replay import MAX_KAPPA
+
+        data["problem"] |= {"Phi": [[1.0] * (MAX_KAPPA + 1)], "X": [[1.0]], "Z": None}
     body = json.dumps(data)
     if case in ("theta_nan", "theta_infinite"):  # the end point's first coordinate (end comes before start)
         body = re.sub(r'"theta": \[[^,\]]+', '"theta": [' + ("NaN" if case == "theta_nan" else "1e999"), body, count=1)

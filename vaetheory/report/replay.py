@@ -32,8 +32,11 @@ SCHEMA_FILE = Path(__file__).parent / "schema" / "report-v1.schema.json"
 MAX_REPORT_BYTES = 16 * 2**20
 #: Deepest JSON nesting accepted (a report nests 6 levels; Python's parser would recurse without bound).
 MAX_DEPTH = 32
-#: Problem sizes replay accepts (larger ones are refused before any computation): d, κ, n and d·κ.
-MAX_D, MAX_KAPPA, MAX_N, MAX_ENTRIES = 2_000, 10_000, 10_000, 2_000_000
+#: Problem sizes replay accepts (larger ones are refused before any computation): d, κ (the certificate forms a κ×κ
+#: Hessian for the VAE variants: 128 MB at 4,000), n, and the entries of Φ and X.
+MAX_D, MAX_KAPPA, MAX_N, MAX_ENTRIES = 2_000, 4_000, 10_000, 2_000_000
+#: A stated number agrees with the recomputed one when |a − b| ≤ AGREE_RTOL·max(|a|, |b|) + AGREE_ATOL.
+AGREE_RTOL, AGREE_ATOL = 1e-6, 1e-10
 #: File names that carry a content hash: ``<variant>-<first 12 hex digits of sha256(file bytes)>.json``.
 HASHED_NAME = re.compile(r"^(?P<stem>.+)-(?P<digest>[0-9a-f]{12})\.json$")
 
@@ -57,14 +60,14 @@ class ReplaySettings:
 
     kkt_tol: float | None = None
     hessian_tol: float | None = None
-    rtol: float = 1e-6
-    atol: float = 1e-10
+    rtol: float = AGREE_RTOL
+    atol: float = AGREE_ATOL
     mip_time_limit: float | None = None
 
     def validate(self) -> "ReplaySettings":
         from vaetheory.oracle.answer import DEFAULT_MIP_TIME_LIMIT
 
-        suite = _suite_defaults() | {"rtol": 1e-6, "atol": 1e-10, "mip_time_limit": DEFAULT_MIP_TIME_LIMIT}
+        suite = _suite_defaults() | {"rtol": AGREE_RTOL, "atol": AGREE_ATOL, "mip_time_limit": DEFAULT_MIP_TIME_LIMIT}
         out = {}
         for f in fields(self):
             value, default = getattr(self, f.name), suite[f.name]
