@@ -5,7 +5,7 @@ from vaetheory.core.lazy import attach
 
 __getattr__, __dir__, __all__ = attach(__name__, {
     "write_check_reports": "counterexample", "write_report": "counterexample", "load_report": "replay",
-    "replay_report": "replay", "ReplayResult": "replay", "append_finding": "counterexample",
+    "replay_report": "replay", "ReplayResult": "replay", "ReplaySettings": "replay", "append_finding": "counterexample",
     "distinct_bad_points": "counterexample", "render_png": "counterexample", "redraw_png": "counterexample",
     "run_main_job": "mainjob", "MainJobResult": "mainjob",
     "run_isolated": "isolate", "DEFAULT_PLUGIN_TIMEOUT": "isolate",
