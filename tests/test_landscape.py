@@ -193,3 +193,44 @@ def test_cli_json(problem_file):
     assert res.exit_code == 0, res.output
     data = json.loads(res.stdout)
     assert data["complete"] is True and data["minima"][0]["verdict"] == "optimal"
+
+
+# ------------------------------------------------------------------------------------------------ P7's mutation tests
+
+
+def _load_p7():
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    props = Path(__file__).resolve().parents[1] / "properties"
+    if str(props) not in sys.path:
+        sys.path.insert(0, str(props))
+    spec = importlib.util.spec_from_file_location("vaetheory_p7_landscape", props / "test_p7_landscape.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_p7_fails_on_a_broken_energy():
+    p7 = _load_p7()
+    mutant = ScaledLogDetVAE("full", "vae-full-scaled", "deliberate bug", VAE_FULL.claim)
+    problem = make_problem(2, 5, 1, 2, "orthogonal", 1)
+    p7.assert_complete_without_bad_minima(problem)  # the honest energy passes on this problem
+    with pytest.raises(AssertionError, match="landscape incomplete"):
+        p7.assert_complete_without_bad_minima(problem, mutant)
+
+
+def test_p7_fails_on_a_dropped_box(monkeypatch):
+    p7 = _load_p7()
+    problem = make_problem(2, 5, 1, 2, "orthogonal", 1)
+    honest = enclose.sign_test
+    optimal = tuple(problem.support)
+
+    def drops_a_box(fd, face, lo, hi):
+        return enclose.SignTest(True, "active dropped: deliberate") if tuple(face) == optimal else honest(fd, face, lo, hi)
+
+    monkeypatch.setattr(enclose, "sign_test", drops_a_box)
+    result = run_landscape(problem, VAE_FULL, gamma=GAMMA)
+    with pytest.raises(AssertionError, match="check found minima the complete landscape lacks"):
+        p7.assert_check_minima_listed(problem, result)
