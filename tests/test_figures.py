@@ -119,3 +119,52 @@ def test_the_figure_says_what_it_shows(l21_report):
     marked = [line.get_xdata()[0] for line in fig.line.get_lines() if len(line.get_xdata()) == 1]
     assert 0.0 in marked and 1.0 in marked
     assert min(t.get_fontsize() for t in fig.line.get_xticklabels() + fig.bars.get_yticklabels()) >= 9
+
+
+def _sweep_rows():
+    """Per-cell rows as `vaetheory.sweep.report.summarise` gives them: vae-diag has fewer bad end points with γ
+    learned, vae-full none."""
+    from vaetheory.sweep.report import wilson_interval
+
+    rows = []
+    for r, (fixed, learned) in zip((3, 5, 7), ((13, 10), (21, 13), (22, 14))):
+        for variant, mode, bad in (("vae-diag", "fixed", fixed), ("vae-diag", "learned", learned),
+                                   ("vae-full", "fixed", 0), ("vae-full", "learned", 0)):
+            lo, hi = wilson_interval(bad, 24)
+            rlo, rhi = wilson_interval(3, 3)
+            rows.append({"variant": variant, "gamma_mode": mode, "r": r, "n": 20, "bad": bad, "points": 24,
+                         "bad_point_lo": lo, "bad_point_hi": hi, "problems_recovered": 3, "problems": 3,
+                         "recovery_lo": rlo, "recovery_hi": rhi})
+    return rows
+
+
+def test_the_sweep_line_plot_draws_the_share_of_bad_end_points_with_its_intervals():
+    """One varying axis: a line per γ mode in each variant's panel, the share of bad end points (not 'any bad end
+    point', which was solid red for vae-diag) with its Wilson interval as error bars."""
+    from vaetheory.sweep.report import line_figure, png
+
+    rows = _sweep_rows()
+    fig = line_figure(rows, "r", [3, 5, 7], ["vae-full", "vae-diag"], ["fixed", "learned"], "t")
+    assert png(fig)[:4] == b"\x89PNG"
+    diag = next(ax for ax in fig.axes if ax.get_title() == "vae-diag: share of bad end points")
+    assert [t.get_text() for t in diag.get_legend().get_texts()] == ["γ fixed", "γ learned"]
+    fixed = diag.containers[0]  # ErrorbarContainer: (line, caps, bar LineCollection)
+    _, _, (bars,) = fixed.lines
+    spans = [v for seg in bars.get_segments() for v in (seg[0][1], seg[1][1])]
+    want = [v for r in rows if r["variant"] == "vae-diag" and r["gamma_mode"] == "fixed"
+            for v in (r["bad_point_lo"], r["bad_point_hi"])]
+    assert spans == pytest.approx(want)
+    line, _, _ = fixed.lines
+    assert list(line.get_ydata()) == pytest.approx([13 / 24, 21 / 24, 22 / 24])
+
+
+def test_the_sweep_heat_map_labels_each_cell_with_its_interval():
+    from vaetheory.sweep.report import heatmap_figure
+
+    rows = _sweep_rows()
+    fig = heatmap_figure(rows, "r", "n", [3, 5, 7], [20], [("vae-diag", "learned")], "t")
+    ax = fig.axes[0]
+    texts = [t.get_text() for t in ax.texts]
+    r = next(x for x in rows if x["variant"] == "vae-diag" and x["gamma_mode"] == "learned" and x["r"] == 5)
+    assert f"13/24\n[{r['bad_point_lo']:.2f}, {r['bad_point_hi']:.2f}]" in texts
+    assert "share of bad end points" in ax.get_title()

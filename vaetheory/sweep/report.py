@@ -204,17 +204,29 @@ def _label(value) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
-def _line_figure(rows: list[dict], x: str, xs: list, variants: list[str], modes: list[str], title: str) -> bytes:
-    """One varying axis: the share of bad end points (top) and the recovery rate (bottom) against it, one panel
-    per variant, one line per γ mode, Wilson 95 % intervals as error bars."""
-    import matplotlib
+def _new_figure(figsize: tuple[float, float]):
+    """A bare matplotlib Figure with an Agg canvas (nothing global: no pyplot state to close)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    fig = Figure(figsize=figsize, layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def png(fig) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100)
+    return buf.getvalue()
+
+
+def line_figure(rows: list[dict], x: str, xs: list, variants: list[str], modes: list[str], title: str):
+    """One varying axis: the share of bad end points (top) and the recovery rate (bottom) against it, one panel
+    per variant, one line per γ mode, Wilson 95 % intervals as error bars. Returns the Figure."""
     import numpy as np
 
-    fig, axs = plt.subplots(2, len(variants), figsize=(1.5 + 4.6 * len(variants), 7.6), squeeze=False,
-                            constrained_layout=True)
+    fig = _new_figure((1.5 + 4.6 * len(variants), 7.6))
+    axs = fig.subplots(2, len(variants), squeeze=False)
     index = {(r["variant"], r["gamma_mode"], r[x]): r for r in rows}
     numeric = all(isinstance(v, (int, float)) for v in xs)
     pos = np.asarray(xs, dtype=float) if numeric else np.arange(len(xs), dtype=float)
@@ -243,23 +255,16 @@ def _line_figure(rows: list[dict], x: str, xs: list, variants: list[str], modes:
             ax.legend(fontsize=10, loc="best")
     fig.suptitle(title + "\nbars: Wilson 95 % intervals (the share's over end points, the recovery rate's over "
                  "problems)", fontsize=12)
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100)
-    plt.close(fig)
-    return buf.getvalue()
+    return fig
 
 
-def _figure(rows: list[dict], x: str, y: str, xs: list, ys: list, panels: list[tuple[str, str]], title: str) -> bytes:
+def heatmap_figure(rows: list[dict], x: str, y: str, xs: list, ys: list, panels: list[tuple[str, str]], title: str):
     """Heat maps over two grid axes: the share of bad end points (top) and the recovery rate (bottom), one panel
-    per variant × γ mode, each cell labelled with its value and Wilson 95 % interval."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    per variant × γ mode, each cell labelled with its value and Wilson 95 % interval. Returns the Figure."""
     import numpy as np
 
-    fig, axs = plt.subplots(2, len(panels), figsize=(2.0 + 3.6 * len(panels), 2.4 + 1.1 * max(3, len(ys)) * 2),
-                            squeeze=False, constrained_layout=True)
+    fig = _new_figure((2.0 + 3.6 * len(panels), 2.4 + 1.1 * max(3, len(ys)) * 2))
+    axs = fig.subplots(2, len(panels), squeeze=False)
     index = {(r["variant"], r["gamma_mode"], r[x], r[y]): r for r in rows}
     for row_i, ((k, n, lo, hi), label, cmap, _) in enumerate(QUANTITIES):
         for col, (variant, gamma) in enumerate(panels):
@@ -280,10 +285,7 @@ def _figure(rows: list[dict], x: str, y: str, xs: list, ys: list, panels: list[t
             ax.set_title(f"{variant}, γ {gamma}\n{label}", fontsize=11)
         fig.colorbar(im, ax=list(axs[row_i, :]), shrink=0.8).set_label(label, fontsize=11)
     fig.suptitle(title + "\ncells: count / total [Wilson 95 % interval]", fontsize=12)
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100)
-    plt.close(fig)
-    return buf.getvalue()
+    return fig
 
 
 def write_summary(folder: str | os.PathLike, *, x: str | None = None, y: str | None = None) -> SweepSummary:
@@ -302,7 +304,7 @@ def write_summary(folder: str | os.PathLike, *, x: str | None = None, y: str | N
         if x is not None and x not in GRID_AXES:
             raise InputError(f"heat map axis must be one of {', '.join(GRID_AXES)}; got {x!r}")
         title = f"sweep {spec.name}: {spec.problems} problems per cell, {spec.restarts} restarts each"
-        files[root / "rates.png"] = _line_figure(rows, line_x, list(spec.grid[line_x]), variants, modes, title)
+        files[root / "rates.png"] = png(line_figure(rows, line_x, list(spec.grid[line_x]), variants, modes, title))
     else:
         x, y = heatmap_axes(spec, x, y)
         others = [a for a in varying if a not in (x, y)]
@@ -314,7 +316,7 @@ def write_summary(folder: str | os.PathLike, *, x: str | None = None, y: str | N
             fixed = ", ".join(f"{a}={v}" for a, v in zip(others, combo))
             title = (f"sweep {spec.name}: {spec.problems} problems per cell, {spec.restarts} restarts each"
                      + (f"; {fixed}" if fixed else ""))
-            files[root / f"rates{suffix}.png"] = _figure(sel, x, y, list(spec.grid[x]), list(spec.grid[y]), panels,
-                                                         title)
+            files[root / f"rates{suffix}.png"] = png(heatmap_figure(sel, x, y, list(spec.grid[x]),
+                                                                    list(spec.grid[y]), panels, title))
     write_group(files)
     return SweepSummary(rows, summary, sorted(files), n_rows)
