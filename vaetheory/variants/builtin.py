@@ -25,11 +25,27 @@ if TYPE_CHECKING:
 
 
 def least_squares_on_supports(Phi: np.ndarray, X: np.ndarray, masks: np.ndarray) -> np.ndarray:
-    """(B, κ, n) least-squares codes U with rows outside each support zero, for (B, κ) boolean masks (batched pinv)."""
+    """(B, κ, n) least-squares codes U with rows outside each support zero, for (B, κ) boolean masks (batched pinv).
+
+    The pseudo-inverse of Φ with the columns outside a support zeroed has zero rows there, so only the support's
+    columns are factorised: gathered into (B, d, m) with m the largest support (zero columns as padding), at the
+    threshold the full (d, κ) pinv would use (max(d, κ)·eps relative). At d = 100, κ = 200 and supports of 20 the
+    SVDs are 100×20, not 100×200."""
     import torch
 
-    P = torch.from_numpy(np.array(Phi)) * torch.from_numpy(np.asarray(masks, dtype=np.float64))[:, None, :]
-    return (torch.linalg.pinv(P) @ torch.from_numpy(np.array(X))).numpy()
+    masks = np.asarray(masks, dtype=bool)
+    Phi, X = np.asarray(Phi, dtype=np.float64), np.asarray(X, dtype=np.float64)
+    B, (d, kappa) = len(masks), Phi.shape
+    counts = masks.sum(1)
+    m = max(int(counts.max(initial=0)), 1)
+    order = np.argsort(~masks, axis=1, kind="stable")[:, :m]  # support columns first
+    valid = np.arange(m)[None, :] < counts[:, None]
+    cols = np.where(valid[:, None, :], Phi[:, order].transpose(1, 0, 2), 0.0)  # (B, d, m)
+    rtol = max(d, kappa) * np.finfo(np.float64).eps
+    V = (torch.linalg.pinv(torch.from_numpy(cols), rtol=rtol) @ torch.from_numpy(X)).numpy()  # (B, m, n)
+    U = np.zeros((B, kappa, X.shape[1]))
+    np.put_along_axis(U, order[:, :, None], np.where(valid[:, :, None], V, 0.0), axis=1)
+    return U
 
 
 def _scale(problem: Problem) -> float:
