@@ -139,6 +139,7 @@ class ReportFigure:
             ax.set_xlabel("γ (θ fixed)", fontsize=FONT)
             ax.set_ylabel("energy", fontsize=FONT)
             ax.set_title("energy along γ through this point", fontsize=FONT)
+            ax.ticklabel_format(axis="y", useOffset=False)  # an offset label ("1e3 + ...") would sit on the title
         else:
             ax.set_axis_off()
         self._notes = ax.text(0.0, 1.0, "", transform=ax.transAxes, va="top", ha="left", fontsize=FONT,
