@@ -311,3 +311,4 @@ def classify_root_box(hook, fd: FaceData, face, lo, hi) -> tuple[str, dict]:
     if negative_direction(flint, H):
         return "saddle", info
     return "degenerate", info | {"why": "the face Hessian is neither proved positive definite nor indefinite"}
+
