@@ -143,7 +143,7 @@ class ReportFigure:
         else:
             ax.set_axis_off()
         self._notes = ax.text(0.0, 1.0, "", transform=ax.transAxes, va="top", ha="left", fontsize=FONT,
-                              wrap=True, visible=not with_gamma)
+                              visible=not with_gamma)  # wrapped by the caller: matplotlib's wrap re-measures
 
         # legends are built once from style-only handles (their data change per report, their meaning does not)
         this = Line2D([], [], ls="", ms=9, label="this point", **POINT_STYLE)
