@@ -134,3 +134,18 @@ def test_proof_counts_say_n_a_without_an_interval_hook_and_learned_gamma_is_repo
            "k_star": 3, "k_star_certain": True, "proofs": none, "claim_status": "not_confirmed"}
     row = format_table([run]).splitlines()[2]
     assert " n/a " in row and "0/4" not in row and row.endswith("not_confirmed")
+
+
+def test_check_text_says_proofs_n_a_and_prints_the_learned_gamma(tmp_path):
+    """`check --problem` text: a variant without interval proofs reads "proofs n/a" (it read "proved: optimal
+    0/N"); with --learn-gamma the line gives the γ range the run ended in and the starting γ as such."""
+    path = make_problem(6, 10, 2, 4, "orthogonal", seed=1).save(tmp_path / "p.npz")
+    res = CliRunner().invoke(cli, ["check", "--variant", "ae-l1", "--problem", str(path), "--restarts", "2",
+                                   "--out", str(tmp_path / "a")])
+    assert res.exit_code == 0, res.output
+    assert "proofs n/a" in res.output and "proved:" not in res.output
+    res = CliRunner().invoke(cli, ["check", "--variant", "vae-diag", "--problem", str(path), "--restarts", "2",
+                                   "--learn-gamma", "--out", str(tmp_path / "b")])
+    assert res.exit_code == 0, res.output
+    assert "gamma learned: " in res.output and "at the minima, started at 0.0001" in res.output
+    assert "proved: optimal" in res.output
