@@ -237,3 +237,11 @@ def test_a_sweep_cell_over_a_limit_is_refused_before_the_cluster_starts(tmp_path
     line = _one_line_exit_2(res)
     assert "grid cell d3-k20000-r1-n1-orthogonal: oracle auto: kappa = 20,000 is over the limit" in line
     assert not (tmp_path / "out").exists()
+
+
+def test_generate_refuses_a_problem_over_the_file_limit(tmp_path):
+    """Before: `generate --d 100000 --kappa 1000000` tried to allocate 800 GB."""
+    line = _one_line_exit_2(CliRunner().invoke(cli, ["generate", "--d", "100000", "--kappa", "1000000", "--r", "1",
+                                                     "--n", "1", "-o", str(tmp_path / "p.npz")]))
+    assert "generate: d = 100,000, kappa = 1,000,000, n = 1" in line and "--limit-scale 745.1" in line
+    assert not (tmp_path / "p.npz").exists()

@@ -45,9 +45,13 @@ def _examples(*lines: str) -> str:
 @click.option("--noise", type=click.FloatRange(min=0), default=0.0, callback=finite_float, show_default=True, help="Noise std added to X.")
 @click.option("--seed", type=_SEED, default=0, show_default=True, help="Random seed (>= 0).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), required=True, help="Output .npz file.")
-def generate(d, kappa, r, n, rows, coherence, noise, seed, output):
+@limit_scale_option
+def generate(d, kappa, r, n, rows, coherence, noise, seed, output, limit_scale):
     """Generate a sparse-regression problem X = Φ Z* and save it as .npz (keys Phi, X, Z, noise)."""
+    from vaetheory.core.limits import check_generate_size
     from vaetheory.problems.generate import make_problem
+
+    check_generate_size(d, kappa, n, scale=limit_scale)
 
     problem = make_problem(d, kappa, r, n, rows, seed, coherence=coherence, noise=noise)
     problem.save(output)

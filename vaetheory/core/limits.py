@@ -72,6 +72,18 @@ def check_oracle_size(method: str, d: int, kappa: int, n: int, *, scale: float =
                 f"{_need(kappa * n / MIP_MAX_ENTRIES)}")
 
 
+def check_generate_size(d: int, kappa: int, n: int, *, scale: float = 1.0) -> None:
+    """Refuse generating a problem whose file would be over the problem-file limit (`MAX_NPZ_BYTES` times `scale`):
+    it could not be loaded, and making it may exhaust the memory first."""
+    from vaetheory.core.validation import MAX_NPZ_BYTES
+
+    nbytes = 8 * (d * kappa + d * n + kappa * n)  # Φ, X and Z in float64
+    limit = int(MAX_NPZ_BYTES * _scale(scale))
+    if nbytes > limit:
+        raise BudgetError(f"generate: d = {d:,}, kappa = {kappa:,}, n = {n:,} makes {nbytes:,} bytes of arrays, over "
+                          f"the limit of {limit:,} bytes for a problem file; {_need(nbytes / MAX_NPZ_BYTES)}")
+
+
 def check_conditions_size(kappa: int, *, scale: float = 1.0) -> None:
     """Refuse a check whose theorem-condition report (the mutual coherence, from the κ×κ Gram matrix; any oracle
     method) is over `GRAM_MAX_KAPPA` (times `scale`)."""
