@@ -212,7 +212,7 @@ def test_settings_may_only_be_tightened(genuine):
 
 @pytest.mark.parametrize("case", ["energy_text", "verdict_null", "theta_null", "theta_nan", "theta_negative",
                                   "theta_infinite", "proof_radius", "tolerance_text", "top_list", "unknown_field",
-                                  "too_many_columns"])
+                                  "too_many_columns", "huge_integer"])
 def test_malformed_reports_are_refused_in_one_line(genuine, tmp_path, case):
     text = genuine.read_text()
     data = json.loads(text)
@@ -232,6 +232,8 @@ def test_malformed_reports_are_refused_in_one_line(genuine, tmp_path, case):
         data = [data]
     elif case == "unknown_field":
         data["run_this"] = "evil.py"
+    elif case == "huge_integer":  # a JSON integer is exact in Python; float64 would overflow on it
+        data["verdict"]["energy"] = 10**400
     elif case == "too_many_columns":  # refused before the problem is built (the Hessian would be κ×κ)
         from vaetheory.report.replay import MAX_KAPPA
 
@@ -327,6 +329,27 @@ def test_the_schema_knows_every_field_a_report_is_written_with(genuine):
     assert set(data["verdict"]) <= set(props["verdict"]["properties"]), set(data["verdict"]) - set(
         props["verdict"]["properties"])
     assert set(data["oracle"]) <= set(props["oracle"]["properties"])
+
+
+@pytest.mark.parametrize("edit", ["bool", "text", "null_entry", "empty_row", "ragged", "nested", "params_text",
+                                  "params_deep", "none"])
+def test_the_fast_check_of_numeric_blocks_agrees_with_the_schema(genuine, edit):
+    """Large numeric blocks (Φ, X, Z, θ, params) are checked by plain loops, not by the JSON Schema validator (which
+    takes seconds on a large Φ): both must accept and refuse the same reports."""
+    from jsonschema import Draft202012Validator
+
+    from vaetheory.report.replay import schema_errors
+
+    data = json.loads(genuine.read_text())
+    phi, nu = data["problem"]["Phi"], data["end"]["params"]["nu"]
+    change = {"bool": lambda: phi[0].__setitem__(0, True), "text": lambda: phi[1].__setitem__(2, "1.0"),
+              "null_entry": lambda: data["end"]["theta"].__setitem__(0, None), "empty_row": lambda: phi.append([]),
+              "ragged": lambda: phi[0].append(1.0), "nested": lambda: data["problem"]["X"].__setitem__(0, [[1.0]]),
+              "params_text": lambda: nu.__setitem__(0, "x"), "params_deep": lambda: nu.__setitem__(0, [[[0.5]]]),
+              "none": lambda: None}
+    change[edit]()
+    by_schema = not Draft202012Validator(_schema()).is_valid(data)
+    assert bool(schema_errors(data)) == by_schema, (edit, schema_errors(data))
 
 
 # Property: no single-field edit replays as reproduced unless it leaves every claim true ----------------------------

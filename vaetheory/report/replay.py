@@ -123,19 +123,48 @@ _STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
 
 
 def _depth(raw: bytes) -> int:
-    """Deepest nesting of [ and { outside strings (strings blanked first), by a cumulative count in numpy."""
+    """Deepest nesting of [ and { outside strings (strings blanked first): a running count over the brackets only."""
     import numpy as np
 
     skeleton = np.frombuffer(_STRING.sub(b'""', raw), dtype=np.uint8)
-    step = np.isin(skeleton, (ord("["), ord("{"))).astype(np.int32) - np.isin(skeleton, (ord("]"), ord("}")))
+    brackets = skeleton[np.isin(skeleton, np.frombuffer(b"[]{}", dtype=np.uint8))]
+    step = np.where((brackets == ord("[")) | (brackets == ord("{")), 1, -1)
     return int(step.cumsum().max(initial=0))
 
 
-def _finite(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError(f"number {text[:40]} is out of the float64 range")
+#: Largest integer a report may hold (float64 represents every integer up to this exactly).
+MAX_INT = 2**53
+
+
+def _bounded_int(text: str) -> int:
+    value = int(text)
+    if abs(value) > MAX_INT:
+        raise ValueError(f"integer {text[:40]}{'...' if len(text) > 40 else ''} is larger than {MAX_INT}")
     return value
+
+
+def _first_nonfinite(data) -> str | None:
+    """Where `data` holds a non-finite float (JSON reads 1e999 as infinity), as a dotted path, or None. Lists are
+    checked in bulk (a report's matrices hold most of its numbers)."""
+    import numpy as np
+
+    stack = [(data, "")]
+    while stack:
+        node, where = stack.pop()
+        if isinstance(node, dict):
+            stack.extend((v, f"{where}.{k}" if where else str(k)) for k, v in node.items())
+        elif isinstance(node, list):
+            types = set(map(type, node))
+            if float in types and types <= _NUMBER_TYPES and not np.isfinite(np.array(node, dtype=float)).all():
+                return where
+            if float in types and not types <= _NUMBER_TYPES and not all(
+                    math.isfinite(x) for x in node if type(x) is float):
+                return where
+            if types & {list, dict}:
+                stack.extend((v, f"{where}[{i}]") for i, v in enumerate(node) if isinstance(v, (list, dict)))
+        elif type(node) is float and not math.isfinite(node):
+            return where
+    return None
 
 
 def _no_constant(name: str):
@@ -164,10 +193,76 @@ def _short(value, width: int = 80) -> str:
     return text if len(text) <= width else text[:width - 3] + "..."
 
 
+#: The numeric blocks of a report (parent key, key, the schema definition they follow): checked by `_numeric_errors`
+#: with plain loops, since a general validator spends seconds on a large Φ, then left out of the schema validation.
+_NUMERIC_BLOCKS = (("problem", "Phi", "matrix"), ("problem", "X", "matrix"), ("problem", "Z", "matrix"),
+                   ("end", "theta", "vector"), ("start", "theta", "vector"), ("end", "params", "params"),
+                   ("start", "params", "params"))
+
+
+_NUMBER_TYPES = frozenset((float, int))
+
+
+def _is_number(x) -> bool:
+    return type(x) in _NUMBER_TYPES
+
+
+def _numbers(values: list) -> bool:
+    """Every item of the list is a JSON number (bool is not: its type is checked exactly)."""
+    return set(map(type, values)) <= _NUMBER_TYPES
+
+
+def _nested_numbers(value, most: int) -> bool:
+    if _is_number(value):
+        return True
+    return isinstance(value, list) and len(value) <= most and (
+        _numbers(value) or all(_nested_numbers(v, most) for v in value))
+
+
+def _numeric_errors(kind: str, value, defs: dict) -> str | None:
+    """Why `value` is not a `kind` ("matrix", "vector", "params") of the schema's ``$defs``, or None."""
+    if kind == "matrix":
+        rows, cols = defs["matrix"], defs["matrix"]["items"]
+        if not (isinstance(value, list) and rows["minItems"] <= len(value) <= rows["maxItems"]):
+            return f"not a list of 1 to {rows['maxItems']} rows"
+        for i, row in enumerate(value):
+            if not (isinstance(row, list) and cols["minItems"] <= len(row) <= cols["maxItems"]
+                    and _numbers(row)):
+                return f"row {i} is not a list of 1 to {cols['maxItems']} numbers"
+    elif kind == "vector":
+        vec = defs["vector"]
+        if not (isinstance(value, list) and vec["minItems"] <= len(value) <= vec["maxItems"]
+                and _numbers(value)):
+            return f"not a list of 1 to {vec['maxItems']} numbers"
+    else:
+        most = defs["nested_numbers"]["oneOf"][1]["maxItems"]
+        if not (isinstance(value, dict) and len(value) <= defs["params"]["maxProperties"]):
+            return f"not an object of at most {defs['params']['maxProperties']} parameters"
+        for name, v in value.items():
+            if not _nested_numbers(v, most):
+                return f"parameter {name!r} is not a number or nested lists of numbers"
+    return None
+
+
 def schema_errors(data) -> list[str]:
-    """One line per place where `data` breaks the report schema (empty when it conforms), at most 5."""
+    """One line per place where `data` breaks the report schema (empty when it conforms), at most 5. The numeric
+    blocks (`_NUMERIC_BLOCKS`) are checked first by plain loops against the schema's own definitions (the same
+    rules), the rest by the JSON Schema validator."""
     from jsonschema.exceptions import best_match
 
+    defs = _validator().schema["$defs"]
+    if isinstance(data, dict):
+        stand_in = {"matrix": [[0.0]], "vector": [0.0], "params": {}}
+        light = dict(data)
+        for parent, key, kind in _NUMERIC_BLOCKS:
+            block = light.get(parent)
+            if not isinstance(block, dict) or block.get(key) is None:
+                continue  # absent, null or not an object: the validator says what is wrong
+            why = _numeric_errors(kind, block[key], defs)
+            if why is not None:
+                return [f"{parent}.{key}: {why}"]
+            light[parent] = dict(light[parent]) | {key: stand_in[kind]}
+        data = light
     errors = list(_validator().iter_errors(data))
     if not errors:
         return []
@@ -207,9 +302,13 @@ def read_report(path: str | os.PathLike) -> tuple[bytes, dict]:
         raise InputError(f"{path}: not a readable JSON report (nested {depth} deep; a report nests at most "
                          f"{MAX_DEPTH})")
     try:
-        data = json.loads(text, parse_float=_finite, parse_constant=_no_constant)
+        data = json.loads(text, parse_int=_bounded_int, parse_constant=_no_constant)
     except (ValueError, RecursionError) as exc:
         raise InputError(f"{path}: not a readable JSON report ({' '.join(str(exc).split())[:200]})") from None
+    where = _first_nonfinite(data)
+    if where is not None:
+        raise InputError(f"{path}: not a readable JSON report ({where or 'the top level'} holds a number out of the "
+                         "float64 range)")
     if not isinstance(data, dict):
         raise InputError(f"{path}: a report must be a JSON object, got {type(data).__name__}")
     if data.get("schema") not in (None, SCHEMA_ID):
