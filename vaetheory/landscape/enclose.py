@@ -156,6 +156,10 @@ def sign_test(fd: FaceData, face: tuple[int, ...], lo: np.ndarray, hi: np.ndarra
             g_up = (n * s_hi if fd.covariance == "full" else n * fd.c[j] / fd.agamma) - q_lo
             if g_up < 0:
                 return SignTest(True, f"inactive {j}: dE/dnu < 0")
+            if g_up > 0 and not (n * s_lo if fd.covariance == "full" else n * fd.c[j] / fd.agamma) - q_hi > 0:
+                c_lo, c_up = centred(fd, face, j, lo, hi, Mlo, Mhi)
+                if c_up < 0:
+                    return SignTest(True, f"inactive {j}: centred form < 0")
         contract = {}
         for j in face:
             others = tuple(k for k in face if k != j)
@@ -173,13 +177,113 @@ def sign_test(fd: FaceData, face: tuple[int, ...], lo: np.ndarray, hi: np.ndarra
                 return SignTest(True, f"active {j}: dE/dnu > 0")
             if g_up < 0:
                 return SignTest(True, f"active {j}: dE/dnu < 0")
+            c_lo, c_up = centred(fd, face, j, lo, hi, Mlo_j, Mhi_j)
+            if c_lo > 0 or c_up < 0:
+                return SignTest(True, f"active {j}: centred form excludes 0")
             if fd.covariance == "full" and s_lo > 0:
                 top = q_hi / (n * s_lo * s_lo) - 1 / s_hi
                 bot = q_lo / (n * s_hi * s_hi) - 1 / s_lo
                 contract[j] = (down(bot), up(top))
+            elif fd.covariance == "diag" and s_lo > 0:
+                contract[j] = _diag_range(fd, j, s_lo, s_hi, q_lo, q_hi, float(lo[j]), float(hi[j]))
     except ZeroDivisionError:
         return SignTest(False, "a corner matrix was not provably invertible")
     return SignTest(False, contract=contract)
+
+
+def centred(fd: FaceData, face, j, lo, hi, Mlo, Mhi):
+    """Centred (mean-value) enclosure of h_j, a positive multiple of ∂E/∂ν_j (L_full: n s(1 + ν_j s) − q; L_diag:
+    ∂E/∂ν_j itself), over the box: h_j(c) + Σ_k ∂h_j/∂ν_k(B)(ν_k − c_k). It keeps the first-order correlation between
+    s_j and q_j that the separate enclosures lose (h_j is a small difference of large terms near stationary points).
+    The derivatives use ∂s_j/∂ν_k = −(φ_jᵀA⁻¹φ_k)² and ∂q_j/∂ν_k = −2 Σ_i (φ_jᵀA⁻¹x_i)(φ_jᵀA⁻¹φ_k)(φ_kᵀA⁻¹x_i),
+    every uᵀA⁻¹v enclosed by the Loewner bound uᵀA_lo⁻¹v ± √(uᵀDu · vᵀDv). Returns (lower, upper) balls."""
+    flint = fd.flint
+    arb = flint.arb
+    n = fd.an
+    others = [k for k in face if k != j]
+    cols = [j] + others
+    m1 = len(cols)
+    P = flint.arb_mat(fd.d, m1 + fd.n)
+    for a, k in enumerate(cols):
+        for i in range(fd.d):
+            P[i, a] = fd.aPhi[i, k]
+    for b in range(fd.n):
+        for i in range(fd.d):
+            P[i, m1 + b] = fd.aX[i, b]
+    c = np.where(np.isin(np.arange(fd.kappa), face), 0.5 * (np.asarray(lo) + np.asarray(hi)), 0.0)
+    Mc = _inv_A(fd, tuple(others), c)
+    GL, GH, GC = P.transpose() * Mlo * P, P.transpose() * Mhi * P, P.transpose() * Mc * P
+    tot = m1 + fd.n
+    Dd = [upper_nonneg(GL[u, u] - GH[u, u]) for u in range(tot)]
+
+    def enc(u, v):
+        if u == v:
+            return arb(GH[u, u].lower()).union(arb(GL[u, u].upper()))
+        w = (Dd[u] * Dd[v]).sqrt().upper() if Dd[u] * Dd[v] > 0 else arb(0)
+        return GL[u, v] + arb(0, w)
+
+    X0 = m1
+    s_c = GC[0, 0]
+    q_c = arb(0)
+    for b in range(fd.n):
+        q_c += GC[0, X0 + b] * GC[0, X0 + b]
+    s_B = enc(0, 0)
+    b_B = [enc(0, X0 + b) for b in range(fd.n)]
+    q_B = arb(0)
+    for v in b_B:
+        q_B += v * v
+    nu_j_c, nu_j_B = arb(float(c[j])), _ball(fd, lo[j], hi[j])
+    full = fd.covariance == "full"
+    if full:
+        h_c = n * s_c * (1 + nu_j_c * s_c) - q_c
+        dh_j = n * s_B * s_B
+    else:
+        cj = fd.c[j]
+        h_c = n * cj / (fd.agamma + nu_j_c * cj) - q_c / ((1 + nu_j_c * s_c) ** 2)
+        t = 1 + nu_j_B * s_B
+        dh_j = -n * cj * cj / ((fd.agamma + nu_j_B * cj) ** 2) + 2 * q_B * s_B / (t ** 3)
+    h = h_c + dh_j * (_ball(fd, lo[j], hi[j]) - nu_j_c) if j in face else h_c
+    for a, k in enumerate(others, start=1):
+        a_jk = enc(0, a)
+        ds = -(a_jk * a_jk)
+        dq = arb(0)
+        for b in range(fd.n):
+            dq += b_B[b] * enc(a, X0 + b)
+        dq = -2 * a_jk * dq
+        if full:
+            dh = n * ds * (1 + 2 * nu_j_B * s_B) - dq
+        else:
+            t = 1 + nu_j_B * s_B
+            dh = -dq / (t * t) + 2 * q_B * nu_j_B * ds / (t ** 3)
+        h += dh * (_ball(fd, lo[k], hi[k]) - arb(float(c[k])))
+    return h.lower(), h.upper()
+
+
+def _ball(fd: FaceData, a, b):
+    arb = fd.flint.arb
+    return arb(float(a)) if a == b else arb(float(a)).union(arb(float(b)))
+
+
+def _diag_range(fd: FaceData, j, s_lo, s_hi, q_lo, q_hi, a: float, b: float) -> tuple[float, float]:
+    """L_diag: where in [a, b] the stationarity n c (1 + νs)² = q(γ + νc) can hold for s ∈ [s_lo, s_hi],
+    q ∈ [q_lo, q_hi]. Upper end: n c s_lo² ν² ≤ q_hi(γ + νc). Lower end: n c (1 + ν s_hi)² ≥ q_lo(γ + νc), a quadratic
+    ≥ 0 outside its roots (r1, r2); when [a, r] lies inside that gap it is cut. Returns (lo, hi) (lo > hi: none)."""
+    arb = fd.flint.arb
+    n, c, g = fd.an, fd.c[j], fd.agamma
+    A = n * c * s_lo * s_lo
+    top = (q_hi * c + (q_hi * q_hi * c * c + 4 * A * q_hi * g).sqrt()) / (2 * A)
+    hi_out = min(b, up(top))
+    lo_out = a
+    A2 = n * c * s_hi * s_hi
+    B2 = 2 * n * c * s_hi - q_lo * c
+    C2 = n * c - q_lo * g
+    disc = B2 * B2 - 4 * A2 * C2
+    if disc > 0:
+        r1 = (-B2 - disc.sqrt()) / (2 * A2)
+        r2 = (-B2 + disc.sqrt()) / (2 * A2)
+        if r1 < arb(a) and r2 > arb(a):  # [a, r2) lies in the gap where the quadratic is < 0
+            lo_out = max(a, down(r2))
+    return lo_out, hi_out
 
 
 # ---------------------------------------------------------------- Krawczyk on a face box, classification
