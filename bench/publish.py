@@ -13,6 +13,7 @@ files), then publish.
     python bench/publish.py            # rewrite every marked table from the data
     python bench/publish.py --check    # exit 1 when a table differs from what the data renders (CI runs this)
     python bench/publish.py --list     # the tables and where they are
+    python bench/publish.py --measure  # re-measure the README's data (main job, example, sweeps, suite), then render
 
 Re-measuring the tables this renders: `python bench/mainjob.py` (main job), `python bench/sweep.py` (the committed
 sweeps); the other data files have their own drivers (bench/README.md).
@@ -319,10 +320,38 @@ def publish(check: bool = False, files: list[Path] | None = None, out=sys.stdout
     return 1 if check and differ else 0
 
 
+#: What `--measure` runs, in order: each step a bench driver (`readme`) or also the slower findings drivers (`all`).
+#: The suite is timed after the tables are rendered, so that its own tests/test_publish.py sees them consistent.
+MEASURE = {
+    "readme": [["bench/mainjob.py", "--only", "mainjob"], ["bench/mainjob.py", "--only", "example"],
+               ["bench/sweep.py"], "publish", ["bench/mainjob.py", "--only", "suite"], "publish"],
+    "all": [["bench/learned_gamma.py"], ["bench/proof_cost.py"], ["bench/speed.py", "--only", "cli"]],
+}
+
+
+def measure(which: str) -> int:
+    """Run the measuring drivers (`MEASURE`) and render; the exit code of the first failing step."""
+    import subprocess
+
+    steps = MEASURE["readme"] if which == "readme" else MEASURE["all"] + MEASURE["readme"]
+    for step in steps:
+        if step == "publish":
+            code = publish()
+        else:
+            print("+ python " + " ".join(step), file=sys.stderr)
+            code = subprocess.run([sys.executable, *step], cwd=ROOT).returncode
+        if code:
+            return code
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="exit 1 when a table differs from the data")
     parser.add_argument("--list", action="store_true", help="list the tables and the files that hold them")
+    parser.add_argument("--measure", nargs="?", const="readme", choices=("readme", "all"), default=None,
+                        help="re-measure first: readme = the main job, the example, the sweeps and the suite "
+                             "(about 10 min); all = also learned γ, proof cost and the d = 20 check (bench drivers)")
     args = parser.parse_args(argv)
     sys.path.insert(0, str(ROOT))
     try:
@@ -331,6 +360,8 @@ def main(argv: list[str] | None = None) -> int:
                 for m in MARKER.finditer(path.read_text(encoding="utf-8")):
                     print(f"{m.group('name'):<24} {path.relative_to(ROOT)}")
             return 0
+        if args.measure:
+            return measure(args.measure)
         return publish(check=args.check)
     except (DataError, KeyError, TypeError, ValueError) as exc:
         print(f"bench/publish.py: {type(exc).__name__ if not isinstance(exc, DataError) else 'error'}: {exc}",
