@@ -130,8 +130,8 @@ def format_table(runs: list[dict], failed_variants: dict[str, str] | None = None
     for i, row in enumerate(rows):
         out.append((line(row) + ("  " + errors[i] if i in errors else "")).rstrip())
     legend = ", ".join(f"{SHORT[v]} = {v}" for v in VERDICTS if v in SHORT and SHORT[v] != v)
-    out += [f"({legend};", " proved = minima proved in interval arithmetic / minima with a proof, n/a: the variant has "
-            "no interval proof)"]
+    out += [f"({legend};", " γ learned: the range it ended in at the minima (the floor: γ → 0 limits); proved = minima "
+            "proved in interval", " arithmetic / minima with a proof, n/a: the variant has no interval proof)"]
     if failed_variants:
         out.append("failed or timed out: " + "; ".join(f"{k} ({v})" for k, v in failed_variants.items()))
     return "\n".join(out)
