@@ -318,7 +318,44 @@ def read_report(path: str | os.PathLike) -> tuple[bytes, dict]:
     if errors:
         raise InputError(f"{path}: not a valid {SCHEMA_ID} report: {errors[0]}"
                          + (f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""))
+    why = shape_errors(data)
+    if why is not None:
+        raise InputError(f"{path}: {why}")
     return raw, data
+
+
+def shape_errors(data: dict) -> str | None:
+    """What the schema cannot say about a report that conforms to it: Φ, X and Z are matrices (equal rows) of
+    matching shapes — X with d rows, Z κ × n —, the problem is within replay's size limits, and every column index
+    (supports, the witness, the proof's active set is a coordinate index and is left to the proof) is below κ.
+    None when all hold."""
+    prob = data["problem"]
+    shapes = {}
+    for key in ("Phi", "X", "Z"):
+        rows = prob[key]
+        if rows is None:
+            continue
+        widths = set(map(len, rows))
+        if len(widths) != 1:
+            return f"problem.{key} is not a matrix (rows of lengths {sorted(widths)[:4]})"
+        shapes[key] = (len(rows), widths.pop())
+    (d, kappa), (d_x, n) = shapes["Phi"], shapes["X"]
+    if d_x != d:
+        return f"problem.X has {d_x} rows, Phi has {d}"
+    if "Z" in shapes and shapes["Z"] != (kappa, n):
+        return f"problem.Z is {shapes['Z'][0]} x {shapes['Z'][1]}, not kappa x n = {kappa} x {n}"
+    if d > MAX_D or kappa > MAX_KAPPA or n > MAX_N or d * max(kappa, n) > MAX_ENTRIES:
+        return (f"problem of size d={d}, kappa={kappa}, n={n} exceeds what replay accepts (d <= {MAX_D}, "
+                f"kappa <= {MAX_KAPPA}, n <= {MAX_N}, d*max(kappa, n) <= {MAX_ENTRIES:,})")
+    oracle = data["oracle"]
+    indexed = {"verdict.support": [data["verdict"]["support"]], "oracle.witness": [oracle.get("witness") or []],
+               "oracle.supports": oracle.get("supports") or [], "oracle.optimal_supports":
+               oracle.get("optimal_supports") or [], "start.support": [data["start"]["support"] or []]}
+    for where, supports in indexed.items():
+        for support in supports:
+            if support and max(support) >= kappa:
+                return f"{where} names column {max(support)}, but kappa = {kappa}"
+    return None
 
 
 def load_report(path: str | os.PathLike) -> dict:
@@ -497,21 +534,7 @@ class _Replay:
 
         from vaetheory.problems.problem import Problem
 
-        prob = self.data["problem"]
-        shapes = {}
-        for key in ("Phi", "X", "Z"):
-            rows = prob[key]
-            if rows is None:
-                continue
-            widths = {len(r) for r in rows}
-            if len(widths) != 1:
-                self.bad(f"problem.{key} is not a matrix (rows of lengths {sorted(widths)[:4]})")
-            shapes[key] = (len(rows), widths.pop())
-        d, kappa = shapes["Phi"]
-        n = shapes["X"][1]
-        if d > MAX_D or kappa > MAX_KAPPA or n > MAX_N or d * max(kappa, n) > MAX_ENTRIES:
-            self.bad(f"problem of size d={d}, kappa={kappa}, n={n} exceeds what replay accepts (d <= {MAX_D}, "
-                     f"kappa <= {MAX_KAPPA}, n <= {MAX_N}, d*max(kappa, n) <= {MAX_ENTRIES:,})")
+        prob = self.data["problem"]  # shapes and sizes were checked when the file was read (`shape_errors`)
         arrays = {k: np.asarray(prob[k], dtype=np.float64) for k in ("Phi", "X")}
         if prob["Z"] is not None:
             arrays["Z"] = np.asarray(prob["Z"], dtype=np.float64)
@@ -578,8 +601,6 @@ class _Replay:
         kw = {}
         witness = stored.get("witness")
         if witness:
-            if max(witness) >= problem.kappa:
-                self.bad(f"oracle.witness {_short(witness)} names a column >= kappa = {problem.kappa}")
             if method != "enumerate":
                 # offered as the run's check offers its l21 support (so the oracle names its source as the run's
                 # did); an offered support is used only when the oracle finds that it fits X
@@ -620,7 +641,7 @@ class _Replay:
             self.compare("oracle.witness_residual", stored["witness_residual"], answer.witness_residual)
         for key in ("supports", "optimal_supports"):
             for s in stored.get(key) or []:
-                res = fit_residual(problem.Phi, problem.X, s) if s and max(s) < problem.kappa else math.inf
+                res = fit_residual(problem.Phi, problem.X, s) if s else math.inf
                 if not res <= answer.rtol:
                     self.mismatches.append(f"oracle.{key}: {s} does not fit X (residual {res:.3g})")
         if method == "mip" and not certain_both:
