@@ -30,7 +30,7 @@ SCHEMA_ID = "vaetheory.report/1"
 SCHEMA_FILE = Path(__file__).parent / "schema" / "report-v1.schema.json"
 #: A report larger than this is refused before it is read (the largest main-job reports are under 1 MB).
 MAX_REPORT_BYTES = 16 * 2**20
-#: Deepest JSON nesting accepted (a report nests 6 levels; Python's parser would recurse without bound).
+#: Deepest JSON nesting accepted (reports nest 4-5 levels; Python's parser would recurse without bound).
 MAX_DEPTH = 32
 #: Problem sizes replay accepts (larger ones are refused before any computation): d, κ (the certificate forms a κ×κ
 #: Hessian for the VAE variants: 128 MB at 4,000), n, and the entries of Φ and X.
