@@ -56,6 +56,26 @@ def test_fixed_gamma_vae_diag_lists_what_it_proves_and_says_what_is_left():
     assert all(m["in_unresolved_face"] for m in missing_minima(result, check))
 
 
+def test_fixed_gamma_vae_diag_complete_with_its_bad_minimum_and_saddle():
+    """Mean-field at d = 2, κ = 3: the complete list has the optimum, one bad minimum (C2) and one saddle; the
+    multistart finds nothing else."""
+    problem = make_problem(2, 3, 1, 2, "orthogonal", 0)
+    result = run_landscape(problem, VAE_DIAG, gamma=GAMMA)
+    assert result.complete, result.unresolved
+    assert sorted((tuple(m.support), m.verdict) for m in result.minima) == [((0, 2), "bad_local_min"),
+                                                                              ((1,), "optimal")]
+    assert all(m.point_proof["status"] == "proved" for m in result.minima)
+    obj = Objective(VAE_DIAG, problem)
+    for sd in result.saddles:  # independent float check: stationary on its face, a negative curvature there
+        nu = np.asarray(sd.nu)[None]
+        _, g, _ = obj.value_and_grad(nu, np.array([GAMMA]), with_gamma=False)
+        H = obj.active_hessian(nu, np.array([GAMMA]), nu > 0)[0][0]
+        assert np.abs(g[0, sd.support]).max() <= 1e-6 * max(1.0, np.abs(g).max())
+        inactive = [j for j in range(3) if j not in sd.support]
+        assert np.linalg.eigvalsh(H).min() < 0 and (g[0, inactive] >= 0).all()
+    assert missing_minima(result, _brute_force(problem, VAE_DIAG)) == []
+
+
 def test_landscape_minimum_is_a_minimum_of_the_energy():
     """Independent of the proofs: random feasible perturbations never lower the energy at a listed minimum."""
     problem = make_problem(2, 4, 1, 2, "orthogonal", 0)
