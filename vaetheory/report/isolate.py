@@ -181,6 +181,10 @@ def run_isolated(task: dict, timeout: float | None, *, out_dir: str | os.PathLik
     return outcome
 
 
+#: The signals that end a process by default and that a parent or a terminal sends to stop it (no SIGHUP on Windows).
+_TERMINATION = tuple(s for s in (getattr(signal, "SIGTERM", None), getattr(signal, "SIGHUP", None)) if s is not None)
+
+
 class Terminated(SystemExit):
     """SIGTERM or SIGHUP reached a parent waiting for its child: stop like Ctrl-C, exit 128 + signal."""
 
@@ -195,7 +199,7 @@ def _stop_on_termination():
     def stop(signum, frame):
         raise Terminated(128 + signum)
 
-    for sig in (signal.SIGTERM, signal.SIGHUP):
+    for sig in _TERMINATION:
         try:
             if signal.getsignal(sig) is signal.SIG_DFL:
                 old[sig] = signal.signal(sig, stop)
@@ -244,8 +248,8 @@ def _tie_to_parent() -> None:
     SIGTERM when the parent dies; a watchdog thread covers systems without prctl and a parent that died before the
     prctl call."""
     expected = int(os.environ.get(_PARENT_ENV, "0")) or os.getppid()
-    signal.signal(signal.SIGTERM, lambda signum, frame: _end_child(128 + signum))
-    signal.signal(signal.SIGHUP, lambda signum, frame: _end_child(128 + signum))
+    for sig in _TERMINATION:
+        signal.signal(sig, lambda signum, frame: _end_child(128 + signum))
     if sys.platform.startswith("linux"):
         try:
             libc = ctypes.CDLL(None, use_errno=True)
