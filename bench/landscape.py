@@ -1,6 +1,6 @@
 """How κ, d, n and γ drive the complete-landscape search (docs/landscape.md): boxes, faces closed, time.
 
-    python bench/landscape.py                 # the default grid (≈ 15-25 min on this shared machine)
+    python bench/landscape.py                 # the default grid (≈ 20-30 min on this shared machine)
     python bench/landscape.py --quick         # a few rows
 
 Fixed γ (vae-full, vae-diag): one `run_landscape` per problem with a per-face box budget and a per-problem time
@@ -37,7 +37,9 @@ FIXED = [  # (variant, d, kappa, r, n, rows, gamma, seed)
     ("vae-full", 2, 4, 1, 2, "orthogonal", 1e-6, 0),
     ("vae-full", 3, 4, 2, 3, "orthogonal", 1e-2, 0),
     ("vae-full", 3, 6, 2, 3, "orthogonal", 1e-2, 0),
+    ("vae-full", 4, 8, 2, 3, "orthogonal", 1e-2, 0),
     ("vae-diag", 2, 3, 1, 2, "orthogonal", 1e-2, 0),
+    ("vae-diag", 2, 3, 1, 2, "orthogonal", 1e-4, 0),
     ("vae-diag", 2, 4, 1, 2, "orthogonal", 1e-2, 0),
     ("vae-diag", 3, 6, 2, 3, "orthogonal", 1e-2, 0),
 ]
@@ -78,10 +80,10 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--max-boxes", type=int, default=20000)
-    ap.add_argument("--time-limit", type=float, default=300.0)
+    ap.add_argument("--time-limit", type=float, default=180.0)
     ap.add_argument("--out", default=str(ROOT / "bench" / "landscape.json"))
     args = ap.parse_args(argv)
-    fixed = FIXED[:3] + FIXED[10:11] if args.quick else FIXED
+    fixed = FIXED[:3] + FIXED[11:12] if args.quick else FIXED
     limits = LIMIT[:1] if args.quick else LIMIT
     out = {"command": "python bench/landscape.py" + (" --quick" if args.quick else ""), **commit(),
            "fixed_gamma": [], "limit": []}
