@@ -34,6 +34,22 @@ def single_threaded(fn):
 
 
 _blas_depth = 0
+_threadpools = None
+
+
+def _controller():
+    """One threadpoolctl controller per process: building one scans the loaded shared libraries (about 8 ms, which
+    `threadpool_limits` paid on every entry: 10 % of a sweep task at d = 100, bench/product_path.py). It is built on
+    first use, after numpy's and scipy's BLAS are loaded (imported here first); a BLAS library loaded later
+    would not be limited."""
+    global _threadpools
+    if _threadpools is None:
+        import numpy  # noqa: F401
+        import scipy.linalg  # noqa: F401
+        from threadpoolctl import ThreadpoolController
+
+        _threadpools = ThreadpoolController()
+    return _threadpools
 
 
 @contextmanager
@@ -50,9 +66,7 @@ def blas_threads(n: int = 1):
         finally:
             _blas_depth -= 1
         return
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(limits=n, user_api="blas"):
+    with _controller().limit(limits=n, user_api="blas"):
         _blas_depth += 1
         try:
             yield

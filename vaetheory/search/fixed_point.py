@@ -56,11 +56,13 @@ def _relative_change(objective: Objective, old: np.ndarray, new: np.ndarray) -> 
 
 
 def fixed_point_stage(objective: Objective, theta: np.ndarray, gamma: np.ndarray | float, *,
-                      gamma_floor: float | None = None, max_iter: int = FP_MAX_ITER, xtol: float = FP_XTOL,
+                      gamma_floor: float | None = None, max_iter: int | None = None, xtol: float | None = None,
                       trace: bool = False) -> FixedPointResult:
     """Iterate the variant's fixed-point update from every row of `theta` (R, P) at once (module docstring).
 
     gamma: fixed γ (scalar or (R,)), or with `gamma_floor` the starting γ of each row, then learned (≥ the floor)."""
+    max_iter = FP_MAX_ITER if max_iter is None else max_iter
+    xtol = FP_XTOL if xtol is None else xtol
     theta = np.array(theta, dtype=np.float64)
     R = len(theta)
     gamma = np.array(np.broadcast_to(np.asarray(gamma, dtype=np.float64), (R,)))

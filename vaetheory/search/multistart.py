@@ -596,7 +596,7 @@ def minimise(objective: Objective, starts: Starts, gamma: float | np.ndarray, *,
         fp = fixed_point_stage(objective, theta, gam, gamma_floor=floor if learn_gamma else None)
         if fp.used:
             theta, gam = fp.theta, fp.gamma
-            fp_done = free_counts(objective, theta, gam).max() <= NEWTON_MAX_ACTIVE
+            fp_done = P <= NEWTON_MAX_ACTIVE or free_counts(objective, theta, gam).max() <= NEWTON_MAX_ACTIVE
 
     def stage_run(live: np.ndarray, iters: int, maxfun: int):
         """One L-BFGS run over the rows `live`: `batched_lbfgs` (each row on its own) when `batched`, else one
@@ -670,7 +670,8 @@ def minimise(objective: Objective, starts: Starts, gamma: float | np.ndarray, *,
         live = live[stay]
     newton_iters = 0
     theta = objective.canonical(theta, gam)
-    if newton_steps and free_counts(objective, theta, gam).max() <= NEWTON_MAX_ACTIVE:
+    # (a point with at most NEWTON_MAX_ACTIVE coordinates cannot have more free: no evaluation needed)
+    if newton_steps and (P <= NEWTON_MAX_ACTIVE or free_counts(objective, theta, gam).max() <= NEWTON_MAX_ACTIVE):
         if learn_gamma:  # joint (θ, γ) in linear γ, floor as a box constraint
             theta, gam, newton_iters = projected_newton(objective, theta, gam, max_iter=2 * newton_steps,
                                                         gamma_floor=floor)

@@ -42,7 +42,7 @@ def least_squares_on_supports(Phi: np.ndarray, X: np.ndarray, masks: np.ndarray)
     valid = np.arange(m)[None, :] < counts[:, None]
     cols = np.where(valid[:, None, :], Phi[:, order].transpose(1, 0, 2), 0.0)  # (B, d, m)
     rtol = max(d, kappa) * np.finfo(np.float64).eps
-    V = (torch.linalg.pinv(torch.from_numpy(cols), rtol=rtol) @ torch.from_numpy(X)).numpy()  # (B, m, n)
+    V = (torch.linalg.pinv(torch.from_numpy(cols), rtol=rtol) @ torch.from_numpy(np.array(X))).numpy()  # (B, m, n)
     U = np.zeros((B, kappa, X.shape[1]))
     np.put_along_axis(U, order[:, :, None], np.where(valid[:, :, None], V, 0.0), axis=1)
     return U
