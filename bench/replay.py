@@ -9,7 +9,8 @@
     python bench/replay.py [--runs 5]          # writes bench/replay.json
 
 Malformed files are built from the first curated report: nested 100,000 deep, a proof precision of 10^7 bits,
-NaN in the end point, a text energy, and one byte over the size limit.
+NaN in the end point, a text energy, one byte over the size limit, and a report of about 15 MB (a 400 x 1900 Φ,
+valid to the schema, refused only when its X does not match Φ) for the cost of reading a large file.
 """
 from __future__ import annotations
 
@@ -48,6 +49,10 @@ def hostile_files(tmp: Path) -> dict[str, Path]:
     put("NaN in the end point", json.dumps(genuine).replace('"theta": [', '"theta": [NaN, ', 1))
     put("energy as text", json.dumps(genuine | {"verdict": genuine["verdict"] | {"energy": "abc"}}))
     put("one byte over the size limit", " " * (MAX_REPORT_BYTES + 1))
+    import numpy as np
+
+    big = np.random.default_rng(0).standard_normal((400, 1900))  # near the size limit; its X does not match: exit 2
+    put("15 MB report (Phi 400 x 1900)", json.dumps(genuine | {"problem": genuine["problem"] | {"Phi": big.tolist()}}))
     return files
 
 
