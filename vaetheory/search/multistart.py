@@ -1,5 +1,9 @@
 """Multi-start search for local minima at fixed γ or with γ learned down to a floor, vectorised across restarts.
 
+When the variant has a ``fixed_point_batch`` hook (the collapsed VAEs: M-SBL's update for vae-full), its fixed-point
+stage (`vaetheory.search.fixed_point`, docs/search.md §0) runs first on every start and replaces the L-BFGS phase
+below; the Newton phase and the certificate follow either way.
+
 The L-BFGS phase runs in stages of LBFGS_STAGE iterations. Small points (fewer than BATCHED_LBFGS_MIN_COORDS
 coordinates: the VAEs, γ learned) are minimised together: their energies are summed (the sum is separable, so its
 minimisers are the tuples of each restart's minimisers) and one L-BFGS-B run over the stacked vector handles the
