@@ -402,8 +402,12 @@ def _within_tolerance(old, new) -> bool:
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                  HealthCheck.filter_too_much])
 @given(data=st.data())
-def test_single_field_edits_never_replay_as_reproduced(genuine, tmp_path, data):
-    report = json.loads(genuine.read_text())
+@pytest.mark.parametrize("which", ["genuine", "curated learned-gamma"])
+def test_single_field_edits_never_replay_as_reproduced(genuine, tmp_path, data, which):
+    """On the genuine fixed-γ report (a stored proof) and on the curated learned-γ one (no stored proof, a γ floor,
+    the learned-γ claim)."""
+    source = genuine if which == "genuine" else ROOT / "reports" / "examples" / "vae-diag-483024f7e1ce.json"
+    report = json.loads(source.read_text())
     leaves = [p for p in _leaves(report) if not _unverified(p)]
     path = data.draw(st.sampled_from(leaves), label="field")
     how = data.draw(st.sampled_from(EDITS), label="edit")
