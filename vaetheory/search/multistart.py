@@ -383,6 +383,9 @@ def projected_newton(objective: Objective, theta: np.ndarray, gamma: np.ndarray,
     x_sq = float(np.sum(objective.problem.X**2))
     best = np.full(len(theta), np.inf)  # smallest scaled gradient seen per point, and iterations since it halved
     stalled = np.zeros(len(theta), dtype=int)
+    # at fixed γ, the energy and gradient of an accepted dense step's trial point are kept for the next iteration
+    # (it starts there), so a point costs two evaluations per iteration, not three
+    cache = None if learn else (np.zeros(len(theta)), np.zeros_like(theta), np.zeros(len(theta), dtype=bool))
     it = 0
     for it in range(1, max_iter + 1):
         idx = np.flatnonzero(~done)
@@ -392,7 +395,11 @@ def projected_newton(objective: Objective, theta: np.ndarray, gamma: np.ndarray,
         if learn:
             E, g, gg, h_tg, h_gg = gamma_derivatives(objective, th, ga)
         else:
-            E, g, _ = objective.value_and_grad(th, ga, with_gamma=False)
+            known = cache[2][idx]
+            E, g = cache[0][idx], cache[1][idx]
+            if not known.all():
+                E[~known], g[~known], _ = objective.value_and_grad(th[~known], ga[~known], with_gamma=False)
+            cache[2][:] = False
         if not (np.all(np.isfinite(E)) and np.all(np.isfinite(g))):
             raise FloatingPointError(f"variant {objective.variant.name!r}: non-finite energy or gradient in the search")
         b = block_scales(objective, th)
@@ -433,14 +440,15 @@ def projected_newton(objective: Objective, theta: np.ndarray, gamma: np.ndarray,
             sel = np.flatnonzero(~big & (group == key))
             _damped_newton_step(objective, theta, gamma, mu, done, idx[sel], th[sel], ga[sel], E[sel], g[sel],
                                 b[sel], held[sel], free[sel], scaled[sel], slack[sel],
-                                None if extra is None else tuple(x[sel] for x in extra), gamma_floor)
+                                None if extra is None else tuple(x[sel] for x in extra), gamma_floor, cache)
     return (theta, gamma, it) if learn else (theta, it)
 
 
 def _damped_newton_step(objective: Objective, theta: np.ndarray, gamma: np.ndarray, mu: np.ndarray, done: np.ndarray,
                         idx: np.ndarray, th: np.ndarray, ga: np.ndarray, E: np.ndarray, g: np.ndarray, b: np.ndarray,
                         held: np.ndarray, free: np.ndarray, scaled: np.ndarray, slack: np.ndarray,
-                        extra: tuple[np.ndarray, ...] | None, gamma_floor: float | None) -> None:
+                        extra: tuple[np.ndarray, ...] | None, gamma_floor: float | None,
+                        cache: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> None:
     """One damped Newton iteration of `projected_newton` for the points `idx` (their current values th, ga, E, g,
     block scales b, held/free masks, scaled gradients and rounding slacks): a dense factorisation of the damped
     free Hessian per point, the damping raised until E decreases. Updates theta, gamma, mu and done in place.
@@ -526,6 +534,9 @@ def _damped_newton_step(objective: Objective, theta: np.ndarray, gamma: np.ndarr
         take = finite & ((Et < E[rows]) | flat)
         good_model = take & ((E[rows] - Et) >= 0.25 * pred)
         theta[idx[rows[take]]] = trial[take]
+        if cache is not None:  # (E, ∇E) at the accepted points: where the next iteration starts
+            cache[0][idx[rows[take]]], cache[1][idx[rows[take]]] = Et[take], gt[take]
+            cache[2][idx[rows[take]]] = True
         if learn:
             gamma[idx[rows[take]]] = trial_gamma[take]
         mu[idx[rows]] = np.where(take, np.where(good_model, np.maximum(mu[idx[rows]] / 10, NEWTON_MU_MIN),
