@@ -127,18 +127,24 @@ def test_report_with_dependent_columns_is_not_urp():
 
 def test_undecided_spark_with_lower_bound_deciding_uniqueness():
     # level 2 tested (45 subsets), level 3 not: verified lower bound 3; r = 1, rank 1: 1 < (3 − 1 + 1)/2
-    p = make_problem(5, 10, 1, 2, seed=0)
+    drawn = make_problem(5, 10, 1, 2, seed=0)
+    p = Problem(Phi=drawn.Phi, X=drawn.X, Z=drawn.Z)  # the same numbers from a user: no provenance
     rep = check_conditions(p, spark_budget=100)
     assert rep.spark is None and rep.uniqueness_bound is None
     assert rep.spark_lower_bound >= 3
     assert rep.urp is None  # 1 + 1/μ < d + 1 for any overcomplete Gaussian draw this small
     assert rep.within_uniqueness_bound is True
     assert rep.c1_conditions is None
+    # drawn by vaetheory from a continuous distribution: spark = d + 1 with probability one, and it says so
+    rep = check_conditions(drawn, spark_budget=100)
+    assert rep.urp is True and rep.spark is None and rep.spark_basis.startswith("generic")
+    assert rep.uniqueness_bound == (5 + 1) / 2 and rep.within_uniqueness_bound is True
 
 
 def test_undecided_spark_and_undecided_uniqueness():
-    # r = 2, rank 2: the bound needs spark > 3, which the verified lower bound 3 cannot show
-    p = make_problem(5, 10, 2, 4, seed=0)
+    # r = 2, rank 2: the bound needs spark > 3, which the verified lower bound 3 cannot show (a user's Φ)
+    drawn = make_problem(5, 10, 2, 4, seed=0)
+    p = Problem(Phi=drawn.Phi, X=drawn.X, Z=drawn.Z)
     rep = check_conditions(p, spark_budget=100)
     assert rep.spark is None
     assert rep.spark_lower_bound == max(3, int(np.ceil(1 + 1 / rep.coherence)))

@@ -11,6 +11,7 @@ from vaetheory.core.threads import single_threaded
 from vaetheory.problems.generate import mutual_coherence
 from vaetheory.core.linalg import numerical_rank
 from vaetheory.problems.problem import Problem
+from vaetheory.problems.provenance import describe, drawn_continuous
 from vaetheory.core.subsets import iter_subset_chunks, n_subsets
 
 #: Largest number of subsets the exact spark computation may test before giving up (spark reported as None).
@@ -88,8 +89,10 @@ class ConditionReport:
     """Which of the theorem's conditions a problem meets.
 
     spark is None when its exact computation is over budget; spark_lower_bound is then the best verified bound (the
-    enumerated levels, or ``1 + 1/μ`` from the coherence μ) and may still settle the uniqueness bound. urp and
-    uniqueness_bound are None when undecided.
+    enumerated levels, or ``1 + 1/μ`` from the coherence μ) and may still settle the uniqueness bound. For a Φ that
+    vaetheory drew from a continuous distribution (`vaetheory.problems.provenance`) and that shows no dependent set
+    among those tested, spark = d + 1 holds with probability one: urp is True and the bound uses it
+    (``spark_basis`` says so). urp and uniqueness_bound are None when undecided.
     """
 
     d: int
@@ -105,6 +108,7 @@ class ConditionReport:
     within_uniqueness_bound: bool | None
     orthogonal_rows: bool | None
     r_less_than_d: bool | None
+    spark_basis: str = "computed"  # how urp/the bound were decided: computed, lower bound, or generic (drawn Φ)
 
     @property
     def c1_conditions(self) -> bool | None:
@@ -145,11 +149,18 @@ def check_conditions(problem: Problem, *, spark_budget: int = SPARK_BUDGET) -> C
         elif r < (lower - 1 + rank_X) / 2:  # a verified lower bound on the spark already suffices
             within = True
     urp = None if sp is None else sp == d + 1
+    basis = "computed" if sp is not None else "lower bound"
     if sp is None and lower >= d + 1:
-        urp = True
+        urp, basis = True, "lower bound"
+    elif sp is None and drawn_continuous(problem):
+        # no dependent set among those affordable to test, and Φ drawn by vaetheory from a continuous distribution:
+        # spark = d + 1 with probability one (the same evidence the uniqueness oracle accepts; docs/oracles.md)
+        urp, basis = True, "generic: " + describe(problem)
+        bound = (d + rank_X) / 2
+        within = None if r is None else r < bound
     return ConditionReport(
         d=d, kappa=kappa, n=problem.n, r=r, rank_X=rank_X, coherence=mu, spark=sp, spark_lower_bound=lower,
         urp=urp, uniqueness_bound=bound, within_uniqueness_bound=within,
         orthogonal_rows=None if problem.Z is None else orthogonal_rows(problem.Z),
-        r_less_than_d=None if r is None else r < d,
+        r_less_than_d=None if r is None else r < d, spark_basis=basis,
     )
