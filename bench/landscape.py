@@ -35,11 +35,13 @@ FIXED = [  # (variant, d, kappa, r, n, rows, gamma, seed)
     ("vae-full", 2, 4, 1, 1, "gaussian", 1e-2, 2),
     ("vae-full", 2, 4, 1, 2, "orthogonal", 1e-4, 0),
     ("vae-full", 2, 4, 1, 2, "orthogonal", 1e-6, 0),
+    ("vae-full", 2, 4, 1, 2, "orthogonal", 1e-8, 0),
     ("vae-full", 3, 4, 2, 3, "orthogonal", 1e-2, 0),
     ("vae-full", 3, 6, 2, 3, "orthogonal", 1e-2, 0),
     ("vae-full", 4, 8, 2, 3, "orthogonal", 1e-2, 0),
     ("vae-diag", 2, 3, 1, 2, "orthogonal", 1e-2, 0),
     ("vae-diag", 2, 3, 1, 2, "orthogonal", 1e-4, 0),
+    ("vae-diag", 2, 3, 1, 2, "orthogonal", 1e-6, 0),
     ("vae-diag", 2, 4, 1, 2, "orthogonal", 1e-2, 0),
     ("vae-diag", 3, 6, 2, 3, "orthogonal", 1e-2, 0),
 ]
@@ -83,7 +85,7 @@ def main(argv=None) -> None:
     ap.add_argument("--time-limit", type=float, default=180.0)
     ap.add_argument("--out", default=str(ROOT / "bench" / "landscape.json"))
     args = ap.parse_args(argv)
-    fixed = FIXED[:3] + FIXED[11:12] if args.quick else FIXED
+    fixed = FIXED[:3] + FIXED[12:13] if args.quick else FIXED
     limits = LIMIT[:1] if args.quick else LIMIT
     out = {"command": "python bench/landscape.py" + (" --quick" if args.quick else ""), **commit(),
            "fixed_gamma": [], "limit": []}

@@ -207,6 +207,7 @@ def face_newton(fd: FaceData, face: tuple[int, ...], nu0: np.ndarray, steps: int
     PF = Phi[:, F]
     c = (PF**2).sum(0)
     u = np.log(np.maximum(nu0[F], 1e-300))
+    last = np.inf
     for _ in range(steps):
         v = np.exp(u)
         S = np.linalg.inv(g0 * np.eye(fd.d) + (PF * v) @ PF.T)
@@ -230,11 +231,14 @@ def face_newton(fd: FaceData, face: tuple[int, ...], nu0: np.ndarray, steps: int
             return None
         step = np.clip(step, -2.0, 2.0)
         u = u - step
-        if np.max(np.abs(step)) < 1e-13:
-            out = np.zeros(fd.kappa)
-            out[F] = np.exp(u)
-            return out
-    return None
+        last = float(np.max(np.abs(step)))
+        if last < 1e-13:
+            break
+    if not last < 1e-8:  # at small γ float noise keeps the last steps near 1e-12: Krawczyk decides whether the
+        return None  # point is good enough, so a nearly converged iterate is returned
+    out = np.zeros(fd.kappa)
+    out[F] = np.exp(u)
+    return out
 
 
 def _split(lo, hi, face, U):
@@ -298,10 +302,46 @@ def _rel_width(lo, hi, face) -> float:
     return max(((hi[j] - lo[j]) / hi[j]) if lo[j] > 0 else math.inf for j in face)
 
 
-def _root_box(nu, lo, hi, face):
+def _slack(lo, hi, j, z) -> float:
+    """How far outside a search box a Newton root may lie and still be tried (its root box then covers the search
+    box): two box widths, or 1e-8 relative (a contracted box can be a few ulps wide while the float root carries
+    the gradient's cancellation error)."""
+    return max(2 * (hi[j] - lo[j]), 1e-8 * abs(z[j]))
+
+
+def _arb_polish(hook, fd: FaceData, face, z: np.ndarray, steps: int = 3) -> np.ndarray:
+    """A few Newton steps on the face gradient at the working precision (point balls), rounded back to float64:
+    at small γ the float Newton root carries the gradient's cancellation error (~1e-10 relative), far wider than
+    the root boxes Krawczyk can prove there."""
+    flint = fd.flint
+    F = list(face)
+    z = z.copy()
+    for _ in range(steps):
+        try:
+            g, H = enclose.evaluate(hook, fd, F, z, z)
+            mid = flint.arb_mat([[flint.arb(H[a, b].mid()) for b in range(len(F))] for a in range(len(F))])
+            delta = mid.solve(flint.arb_mat([[flint.arb(g[j].mid())] for j in F]))
+        except (ZeroDivisionError, ValueError):
+            return z
+        new = z.copy()
+        for a, j in enumerate(F):
+            new[j] = float((flint.arb(float(z[j])) - delta[a, 0]).mid())
+        if any(new[j] <= 0 for j in F):
+            return z
+        if np.array_equal(new, z):
+            break
+        z = new
+    return z
+
+
+ROOT_RELATIVE = (1e-9, 1e-12, 4e-15)  #: relative half-widths of the root boxes tried (at least ROOT_INFLATE search
+#: box widths)
+
+
+def _root_box(nu, lo, hi, face, rel: float = 1e-9):
     rlo, rhi = np.zeros_like(nu), np.zeros_like(nu)
     for j in face:
-        w = max(ROOT_INFLATE * (hi[j] - lo[j]), 1e-9 * nu[j])
+        w = max(ROOT_INFLATE * (hi[j] - lo[j]), rel * nu[j])
         rlo[j] = max(nu[j] - w, 0.5 * nu[j])
         rhi[j] = nu[j] + w
     return rlo, rhi
@@ -349,12 +389,16 @@ def search_face(fd: FaceData, hook, face: tuple[int, ...], *, deadline: float | 
         if _rel_width(lo, hi, face) <= NEWTON_WIDTH:
             centre = np.where(np.isin(np.arange(fd.kappa), face), 0.5 * (lo + hi), 0.0)
             z = face_newton(fd, face, centre)
-            near = z is not None and all(lo[j] - 2 * (hi[j] - lo[j]) <= z[j] <= hi[j] + 2 * (hi[j] - lo[j])
+            near = z is not None and all(lo[j] - _slack(lo, hi, j, z) <= z[j] <= hi[j] + _slack(lo, hi, j, z)
                                          for j in face)
             known = near and any(all(r.lo[j] <= z[j] <= r.hi[j] for j in face) for r in out.roots)
             if near and not known:
-                rlo, rhi = _root_box(z, lo, hi, face)
-                k = enclose.krawczyk(hook, fd, face, rlo, rhi, z)
+                z = _arb_polish(hook, fd, face, z)
+                for rel in ROOT_RELATIVE:  # the widest box first; small γ needs tighter ones
+                    rlo, rhi = _root_box(z, lo, hi, face, rel)
+                    k = enclose.krawczyk(hook, fd, face, rlo, rhi, z)
+                    if k.status == "unique":
+                        break
                 if k.status == "unique":
                     kind, info = enclose.classify_root_box(hook, fd, face, rlo, rhi)
                     out.roots.append(FaceRoot(face, kind, z, rlo, rhi, info | {"krawczyk_ratio": k.ratio}))

@@ -124,7 +124,24 @@ def run_landscape(problem: Problem, variant: Variant, *, gamma: float | None = N
     return result
 
 
+#: Arb working precision of the branch and bound: at γ = 1e-6 the gradient is a difference of terms of size 1/γ²,
+#: and 53 bits leave the enclosures too wide to decide the roots' boxes.
+BITS = 128
+
+
 def _run_fixed(problem, objective, cov, gamma, answer, result, deadline, max_boxes, progress, timings):
+    import flint
+
+    old = flint.ctx.prec
+    flint.ctx.prec = BITS
+    try:
+        _run_fixed_at(problem, objective, cov, gamma, answer, result, deadline, max_boxes, progress, timings)
+    finally:
+        flint.ctx.prec = old
+    result.stats["precision_bits"] = BITS
+
+
+def _run_fixed_at(problem, objective, cov, gamma, answer, result, deadline, max_boxes, progress, timings):
     fd = FaceData(cov, np.asarray(problem.Phi, dtype=np.float64), np.asarray(problem.X, dtype=np.float64), gamma)
     hook = interval_hook(objective.variant)
     t = time.perf_counter()
