@@ -164,6 +164,32 @@ def test_an_edited_file_under_its_hashed_name_is_named(genuine, tmp_path):
     _not_reproduced(same, "file name")
 
 
+def test_a_point_followed_below_the_floor_replays_and_a_false_provenance_is_named(tmp_path):
+    """Learned γ: a point whose limit check failed at the variant's floor is followed below it and reported where the
+    following ended, at a lower floor (`certify.limit.FOLLOW_FACTORS`); replay certifies it at that floor. The
+    problem's provenance (how vaetheory drew Φ, which makes the conditions and the uniqueness oracle assume it
+    generic) is believed only when drawing Φ again reproduces it."""
+    problem = make_problem(10, 25, 5, 20, "orthogonal", 1003)  # tests/test_sound_verdicts.py: followed points
+    result = run_check(problem, get_variant("vae-diag"), restarts=16, seed=0, learn_gamma=True)
+    paths = [p.json for p in write_check_reports(result, tmp_path / "r", plot=False)]
+    followed = [p for p in paths if json.loads(p.read_text())["verdict"].get("followed")]
+    assert followed, "this instance has a followed bad minimum"
+    for path in paths:
+        res = replay_report(path)
+        assert res.reproduced, (path.name, res.mismatches)
+    data = json.loads(followed[0].read_text())
+    assert data["gamma_floor"] < get_variant("vae-diag").gamma.floor and data["problem"]["provenance"]
+
+    def other_seed(d):
+        prov = json.loads(d["problem"]["provenance"])
+        d["problem"]["provenance"] = json.dumps(prov | {"seed": prov["seed"] + 1}, sort_keys=True)
+    _not_reproduced(_edit(followed[0], tmp_path, other_seed), "problem.provenance")
+
+    def floor_not_the_suites(d):
+        d["gamma_floor"] = d["gamma_floor"] * 3
+    _not_reproduced(_edit(followed[0], tmp_path, floor_not_the_suites), "gamma_floor")
+
+
 # A report never chooses code ---------------------------------------------------------------------------------------
 
 EVIL = """from pathlib import Path

@@ -27,6 +27,7 @@ from vaetheory.core.errors import VaetheoryError
 from vaetheory.core.files import write_atomic, write_group
 from vaetheory.search.objective import Objective
 from vaetheory.problems.problem import Problem
+from vaetheory.problems.provenance import provenance_text
 from vaetheory.search.multistart import Starts, minimise
 from vaetheory.variants.builtin import BUILTINS
 from vaetheory.core.protocol import Variant
@@ -79,7 +80,11 @@ def point_report(result: CheckResult, index: int, *, spec: str | None = None) ->
                     "claim": {"kind": result.claim.kind, "statement": result.claim.statement,
                               "conditions": result.claim_conditions, "status": result.claim_status}},
         "problem": {"Phi": p.Phi.tolist(), "X": p.X.tolist(), "Z": None if p.Z is None else p.Z.tolist(),
-                    "noise": p.noise, "describe": p.describe()},
+                    "noise": p.noise, "describe": p.describe(),
+                    # how vaetheory drew Φ (replay believes it only when drawing again gives this Φ): the conditions
+                    # and the uniqueness oracle assume a drawn Φ generic
+                    "provenance": provenance_text(p.provenance) if p.provenance and p.provenance.get("seed")
+                    is not None else None},
         "gamma": result.gamma,
         "gamma_mode": result.gamma_mode,
         "point_gamma": float(result.search.gamma[index]),

@@ -542,6 +542,12 @@ class _Replay:
             problem = Problem.from_arrays(arrays | {"noise": np.float64(prob["noise"])})
         except InputError as exc:
             self.bad(f"problem: {exc}")
+        if prob.get("provenance") is not None:  # a claim about Φ, believed only when drawing Φ again reproduces it
+            try:
+                problem = Problem.from_arrays(arrays | {"noise": np.float64(prob["noise"]),
+                                                        "provenance": np.array(prob["provenance"])})
+            except InputError as exc:
+                self.mismatches.append(f"problem.provenance: {exc}")
         self.compare("problem.describe", prob["describe"], problem.describe())
         return problem
 
@@ -579,13 +585,25 @@ class _Replay:
             if not v.gamma.learnable:
                 self.mismatches.append(f"gamma_mode: stated 'learned', but variant {v.name!r} does not learn gamma")
                 return float(d["point_gamma"]), None
-            floor = float(v.gamma.floor)
-            self.compare("gamma_floor", d.get("gamma_floor"), floor)
-            return float(d["point_gamma"]), floor
+            return float(d["point_gamma"]), self.floor(float(v.gamma.floor))
         if d.get("gamma_floor") is not None:
             self.differ("gamma_floor", d["gamma_floor"], None)
         self.compare("gamma", d["gamma"], float(d["point_gamma"]))  # at fixed γ every point has the run's γ
         return float(d["point_gamma"]), None
+
+    def floor(self, variant_floor: float) -> float:
+        """The γ floor to certify a learned-γ point against: the variant's, or the lower floor the report states when
+        it is one the suite follows points down to (``certify.limit.FOLLOW_FACTORS``: a point whose limit check failed
+        at the variant's floor is followed below it, and the report holds where the following ended). A lower floor
+        only removes a constraint, so a minimum there is a minimum at least as strict; `gamma_floor` itself is
+        compared after judging."""
+        from vaetheory.certify import limit
+
+        stated = self.data.get("gamma_floor")
+        for f in (variant_floor, *(variant_floor * k for k in getattr(limit, "FOLLOW_FACTORS", ()))):
+            if _number(stated) and same(stated, f, self.s.rtol, 0.0):
+                return f
+        return variant_floor
 
     def oracle(self, problem):
         from vaetheory.core.errors import BudgetError
@@ -699,20 +717,32 @@ class _Replay:
         answer = self.oracle(problem)
         gammas = np.array([gamma])
         judged = judge_points(objective, theta[None], gammas, answer, gamma_floor=floor, **tolerances)
-        U = objective.representation(theta[None], gammas)
+        # as `run_check` goes on: a point followed below the floor is judged where the following ended, and a run
+        # with proofs settles degenerate (and followed uncertified) points by their interval proofs
+        at = judged.theta if getattr(judged, "theta", None) is not None else theta[None]
+        gammas = judged.gamma if getattr(judged, "gamma", None) is not None else gammas
+        settled = None
+        if d["verdict"].get("proof") is not None:
+            judged, settled = self.settle(objective, at, gammas, judged, answer)
+        U = objective.representation(at, gammas)
         own = np.linalg.norm(problem.X[None] - problem.Phi[None] @ U, axis=(1, 2)) / np.linalg.norm(problem.X)
         stored_v = d["verdict"]
         start_kind = stored_v.get("start_kind", d["start"]["kind"])
         if start_kind != d["start"]["kind"]:
             self.differ("verdict.start_kind", start_kind, d["start"]["kind"])
         point = point_verdicts(judged, gammas, [d["start"]["kind"]], own)[0]
+        if floor is not None:  # the floor the point was certified against: the variant's, or one it was followed to
+            lower = getattr(point, "gamma_floor", None)
+            self.compare("gamma_floor", d.get("gamma_floor"), floor if lower is None else lower)
         verdict = point.verdict
         if d["kind"] != verdict:
             self.differ("kind", d["kind"], verdict)
         fresh_v = point.to_dict()
         fresh_v.pop("proof", None)
+        if "followed" in fresh_v and floor is not None and floor < self.variant.gamma.floor:
+            fresh_v["followed"] = True  # certified at a floor below the variant's: the run followed it there
         self.compare_record("verdict", stored_v, fresh_v, skip={"proof"}, prose={"reason"})
-        proof = self.proof(objective, theta, gamma, judged, answer, verdict)
+        proof = self.proof(objective, theta, gamma, judged, answer, verdict, settled)
         self.claim(problem, answer, verdict, gamma, proof)
         versions = _versions()
         if d["versions"] != versions:
@@ -726,9 +756,29 @@ class _Replay:
                             bool(judged.limit[0]), judged.reasons[0], proof, self.notes,
                             asdict(s) | {"active_rtol": ACTIVE_RTOL})
 
-    def proof(self, objective, theta, gamma: float, judged, answer, verdict: str) -> dict | None:
+    def settle(self, objective, theta, gammas, judged, answer):
+        """`verdict.proofs.settle` on the point, as a run with proofs does: (judgement with the settled verdict,
+        the run's proof record for the point). Without `settle` in the suite: the judgement as it is, no record."""
+        from dataclasses import replace
+
+        from vaetheory.verdict import proofs as P
+
+        if not hasattr(P, "settle"):
+            return judged, None
+        learn = self.data["gamma_mode"] == "learned" and self.variant.gamma.learnable
+        verdicts, reasons, proofs = P.settle(objective, theta, gammas, judged.verdicts, judged.reasons, judged.masks,
+                                             judged.residuals, answer, learn_gamma=learn,
+                                             gamma_floor=getattr(judged, "floor", None),
+                                             active_rtol=judged.certificate.active_rtol,
+                                             followed=getattr(judged, "followed", None))
+        return replace(judged, verdicts=verdicts, reasons=reasons), proofs[0].to_dict()
+
+    def proof(self, objective, theta, gamma: float, judged, answer, verdict: str, settled: dict | None = None
+              ) -> dict | None:
         """Re-check a stated proof on its stated box with the suite's precisions (`certify.interval.reprove`) and
-        compare the record; prove a minimum stated without a proof from scratch (shown, not compared)."""
+        compare the record; a stated record that is not ``proved`` is compared with the run's own proof of the point
+        (`settled`, as `settle` makes it); a minimum stated without a proof is proved from scratch (shown, not
+        compared)."""
         from vaetheory.certify.interval import LADDER, METHOD, reprove
         from vaetheory.certify.proof import Proof
         from vaetheory.verdict.judge import MINIMA
@@ -742,9 +792,9 @@ class _Replay:
         if stated is None or stated["status"] != "proved":
             if stated is None and verdict not in MINIMA:
                 return None
-            fresh = attach_proofs(objective, theta[None], [gamma], [verdict], judged.masks, answer,
-                                  learn_gamma=learn, gamma_floor=floor,
-                                  active_rtol=judged.certificate.active_rtol)[0].to_dict()
+            fresh = settled if stated is not None and settled is not None else attach_proofs(
+                objective, theta[None], [gamma], [verdict], judged.masks, answer, learn_gamma=learn,
+                gamma_floor=floor, active_rtol=judged.certificate.active_rtol)[0].to_dict()
             if stated is None:
                 fresh["extra"] = dict(fresh.get("extra") or {}) | {
                     "source": "proved at replay (the report stores no proof)"}
