@@ -63,7 +63,7 @@ def _spec_with(old: str, new: str) -> str:
 @pytest.mark.parametrize("text, message", [
     (_spec_with('name = "t"', 'name = "t"\nrestart = 3'),
      "spec: unknown key(s) in [sweep]: 'restart' (known: adversarial, budget, continuation, gamma, maxiter, "
-     "mip_time_limit, name, oracle, problems, prove, relax, report_plots, reports, restarts, seed, timeout, variants)"),
+     "mip_time_limit, name, oracle, problems, prove, relax, report_plots, reports, restarts, seed, skip_infeasible, timeout, variants)"),
     (_spec_with("n = [3]", "n = [3]\nsigma = [1]"),
      "spec: unknown key(s) in [grid]: 'sigma' (known: d, kappa, r, n, rows, noise)"),
     (VALID + "[extra]\n", "spec: unknown table(s) 'extra' (expected [sweep] and [grid])"),
@@ -96,7 +96,8 @@ def _spec_with(old: str, new: str) -> str:
     (_spec_with("n = [3]", 'n = [3]\nrows = ["sparse"]'),
      "spec: [grid] rows entries must be one of orthogonal, gaussian, rank_deficient; got 'sparse'"),
     (_spec_with("n = [3]", "n = [1]"),
-     'spec: [grid] rows = "orthogonal" needs n >= r (orthogonal nonzero rows of Z*); r = 2 > n = 1'),
+     'spec: [grid] rows = "orthogonal" needs n >= r (orthogonal nonzero rows of Z*); r = 2 > n = 1 '
+     '(or set skip_infeasible = true to skip such cells)'),
     (_spec_with("n = [3]", "n = [3]\nnoise = [-1.0]"), "spec: [grid] noise entries must be numbers >= 0, got -1.0"),
     (_spec_with("restarts = 2\n", ""), "spec: [sweep] restarts is required"),
     (_spec_with("kappa = [8]\n", ""), "spec: [grid] kappa is required"),
@@ -118,6 +119,39 @@ def test_spec_errors_are_exact(text, message):
 def test_unknown_variant_is_named():
     with pytest.raises(InputError, match=r"^spec: \[sweep\] variants: .*no-such-vae"):
         spec_from_text(_spec_with('variants = ["vae-full"]', 'variants = ["no-such-vae"]'))
+
+
+def test_skip_infeasible_keeps_one_spec_for_n_below_and_above_r():
+    """Orthogonal rows need n >= r: without the key such a grid is an error; with it those cells are skipped, and a
+    built-in that cannot learn γ runs its fixed modes only."""
+    from vaetheory.sweep.tasks import skipped_learned
+
+    text = """[sweep]
+name = "mixed"
+problems = 1
+restarts = 2
+variants = ["vae-full", "ae-l1"]
+gamma = ["fixed", "learned"]
+{extra}
+[grid]
+d = [4]
+kappa = [8]
+r = [1, 3]
+n = [2]
+rows = ["orthogonal", "gaussian"]
+"""
+    with pytest.raises(InputError, match="skip_infeasible"):
+        spec_from_text(text.format(extra="").replace('"vae-full", "ae-l1"', '"vae-full"'))
+    with pytest.raises(InputError, match="does not support a learned gamma"):
+        spec_from_text(text.format(extra="").replace('rows = ["orthogonal", "gaussian"]', 'rows = ["gaussian"]'))
+    spec = spec_from_text(text.format(extra="skip_infeasible = true"))
+    cells = {(c.rows, c.r) for c in spec.cells()}
+    assert cells == {("orthogonal", 1), ("gaussian", 1), ("gaussian", 3)}
+    assert skipped_learned(spec, "ae-l1") and not skipped_learned(spec, "vae-full")
+    with pytest.raises(InputError, match="no cell can be drawn"):
+        spec_from_text(text.format(extra="skip_infeasible = true").replace('rows = ["orthogonal", "gaussian"]',
+                                                                           'rows = ["orthogonal"]')
+                       .replace("r = [1, 3]", "r = [3]"))
 
 
 def test_shipped_specs_are_valid():

@@ -109,6 +109,7 @@ class SweepSpec:
     timeout: float | None = field(default=None, compare=False)
     adversarial: float | None = None
     continuation: bool | None = None
+    skip_infeasible: bool = False
     source: str | None = field(default=None, compare=False)
 
     def identity(self) -> dict:
@@ -142,8 +143,13 @@ class SweepSpec:
         return float(adv), bool(cont), bool(relax)
 
     def cells(self) -> list[Cell]:
+        """The grid's cells; with ``skip_infeasible``, without those no problem can be drawn for (orthogonal rows
+        need n ≥ r), so that one spec can hold n ≥ r and n < r."""
         values = [self.grid[a] for a in GRID_AXES]
-        return [Cell(*combo) for combo in itertools.product(*values)]
+        cells = [Cell(*combo) for combo in itertools.product(*values)]
+        if self.skip_infeasible:
+            cells = [c for c in cells if feasible(c)]
+        return cells
 
     def varying_axes(self) -> list[str]:
         return [a for a in GRID_AXES if len(self.grid[a]) > 1]
@@ -176,8 +182,14 @@ class TaskKey:
         return cls(cell, index, problem_seed, task_id)
 
 
+def feasible(cell) -> bool:
+    """Whether a problem can be drawn for `cell` (orthogonal nonzero rows of Z* need n ≥ r)."""
+    return not (cell.rows == "orthogonal" and cell.r > cell.n)
+
+
 _SWEEP_KEYS = {"name", "problems", "restarts", "variants", "gamma", "oracle", "seed", "prove", "relax", "budget",
-               "mip_time_limit", "maxiter", "reports", "report_plots", "timeout", "adversarial", "continuation"}
+               "mip_time_limit", "maxiter", "reports", "report_plots", "timeout", "adversarial", "continuation",
+               "skip_infeasible"}
 #: The start mix's "auto" defaults (`SweepSpec.start_mix`).
 ADVERSARIAL_AUTO = 0.25
 LARGE_D = 50
@@ -275,7 +287,8 @@ def parse_spec(data: dict, source: str = "spec") -> SweepSpec:
     if len({(g.learned, g.value) for g in gamma}) != len(gamma):
         raise InputError(f"{source}: [sweep] gamma has repeated modes: {[g.text for g in gamma]!r}")
     need_learned = any(g.learned for g in gamma)
-    variants = tuple(_known_variant(v, f"{source}: [sweep] variants", need_learned)
+    skip = _bool(sw.get("skip_infeasible", False), f"{source}: [sweep] skip_infeasible")
+    variants = tuple(_known_variant(v, f"{source}: [sweep] variants", need_learned and not skip)
                      for v in _list(sw["variants"], f"{source}: [sweep] variants"))
     oracle = sw.get("oracle", "auto")
     if oracle not in ORACLES:
@@ -325,14 +338,18 @@ def parse_spec(data: dict, source: str = "spec") -> SweepSpec:
     if min(grid["r"]) > max(grid["kappa"]) or any(r > k for r in grid["r"] for k in grid["kappa"]):
         bad = [(r, k) for r in grid["r"] for k in grid["kappa"] if r > k][0]
         raise InputError(f"{source}: [grid] r = {bad[0]} exceeds kappa = {bad[1]} (every r must be <= every kappa)")
-    if "orthogonal" in grid["rows"] and max(grid["r"]) > min(grid["n"]):
+    if skip and not any(max(grid["n"]) >= r or rows != "orthogonal" for r in grid["r"] for rows in grid["rows"]):
+        raise InputError(f"{source}: [grid] no cell can be drawn: orthogonal rows need n >= r")
+    if not skip and "orthogonal" in grid["rows"] and max(grid["r"]) > min(grid["n"]):
         raise InputError(f"{source}: [grid] rows = \"orthogonal\" needs n >= r (orthogonal nonzero rows of Z*); "
-                         f"r = {max(grid['r'])} > n = {min(grid['n'])}")
+                         f"r = {max(grid['r'])} > n = {min(grid['n'])} (or set skip_infeasible = true to skip such "
+                         "cells)")
     return SweepSpec(name=name, problems=problems, restarts=restarts, variants=variants, gamma=gamma, oracle=oracle,
                      grid=grid, seed=seed, prove=prove, relax=relax, budget=budget, mip_time_limit=float(mip),
                      maxiter=maxiter, reports=reports, report_plots=plots, source=source,
                      timeout=None if timeout is None else float(timeout),
-                     adversarial=None if adversarial is None else float(adversarial), continuation=continuation)
+                     adversarial=None if adversarial is None else float(adversarial), continuation=continuation,
+                     skip_infeasible=skip)
 
 
 def load_spec(path: str | os.PathLike) -> SweepSpec:

@@ -53,6 +53,14 @@ def isolated(spec: SweepSpec, variant: str) -> bool:
     return variant not in BUILTINS or spec.timeout is not None
 
 
+def skipped_learned(spec: SweepSpec, variant: str) -> bool:
+    """With ``skip_infeasible``, a built-in that cannot learn γ runs its fixed-γ modes only (a plug-in is not
+    imported here: if it cannot learn γ, its learned modes are error rows that say so)."""
+    from vaetheory.variants.registry import BUILTINS
+
+    return spec.skip_infeasible and variant in BUILTINS and not BUILTINS[variant].gamma.learnable
+
+
 def error_rows(spec: SweepSpec, key: TaskKey, variant: str, modes, version: str, message: str) -> list[dict]:
     """One ``error`` row per γ mode of `modes` that `variant` did not finish, with `message`."""
     return [_base(spec, key, variant, g, version) | {"verdict": "error", "error": message[:300]} for g in modes]
@@ -130,7 +138,7 @@ def run_task(spec: SweepSpec, key: TaskKey) -> dict:
     __version__ = _version()
     t0 = time.perf_counter()
     rows: list[dict] = []
-    runs = [(v, g) for v in spec.variants for g in spec.gamma]
+    runs = [(v, g) for v in spec.variants for g in spec.gamma if not (g.learned and skipped_learned(spec, v))]
     with tempfile.TemporaryDirectory(prefix="vaetheory-sweep-") as tmp, torch_threads(1):
         report_dir = Path(tmp)
         try:
@@ -186,7 +194,7 @@ def _isolated_rows(spec: SweepSpec, key: TaskKey, variant: str, version: str, co
             finished.add(m["gamma_mode"])
         elif "error" in m:
             error = m["error"]
-    left = [g for g in spec.gamma if g.text not in finished]
+    left = [g for g in spec.gamma if g.text not in finished and not (g.learned and skipped_learned(spec, variant))]
     if left:
         message = error or "the child process ended before finishing"
         if not message.startswith(f"variant {variant!r}"):
@@ -207,6 +215,8 @@ def child_runs(spec_name: str, *, context: str, report_dir: str):
     problem, analysis, analysis_seconds = data["context"]
     variant = _load_checked(spec_name)
     for g in spec.gamma:
+        if g.learned and skipped_learned(spec, spec_name):
+            continue
         try:
             with torch_threads(1):
                 rows = _check_rows(spec, key, spec_name, g, version, problem, analysis, analysis_seconds,
