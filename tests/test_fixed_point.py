@@ -223,3 +223,16 @@ def test_the_fast_step_revives_a_coordinate_with_a_negative_gradient():
     assert new[0, planted[0]] > 0
     res = fixed_point_stage(obj, nu, 1e-6)
     assert set(np.flatnonzero(res.theta[0] > 1e-6 * res.theta[0].max())) == set(planted)
+
+
+def test_rows_at_the_same_point_share_one_newton_polish_and_others_do_not():
+    p = make_problem(8, 16, 2, 4, "orthogonal", seed=3)
+    obj = Objective(VAE_FULL, p)
+    theta = _points(obj, np.random.default_rng(0), 3)
+    theta = np.concatenate([theta, theta[:1] * (1 + 1e-9), theta[:1] * (1 + 1e-3)])  # rows 3 ≈ 0; row 4 is not
+    rep = ms._same_points(obj, theta, np.full(5, 1e-4))
+    assert list(rep) == [0, 1, 2, 0, 4]
+    starts = ms.Starts(theta, ("random",) * 5, (None,) * 5)
+    res = ms.minimise(obj, starts, 1e-4)
+    assert res.message.startswith("fixed-point stage")
+    assert certify(obj, res.theta, res.gamma).certified.all()
