@@ -190,6 +190,38 @@ def test_a_point_followed_below_the_floor_replays_and_a_false_provenance_is_name
     _not_reproduced(_edit(followed[0], tmp_path, floor_not_the_suites), "gamma_floor")
 
 
+def test_a_report_whose_oracle_was_demoted_replays(tmp_path, monkeypatch):
+    """Consistency (`verdict.consistency`): a run whose end point fits X with fewer rows than the oracle's "certain"
+    k* re-decides the oracle and keeps the original answer in ``oracle.details.demoted_from``. Replay re-runs the
+    original method and derives the demotion again from the stated witness. The wrong oracle is emulated as in
+    tests/test_sound_verdicts.py: the uniqueness answer of the problem before a column fitting X was appended."""
+    from vaetheory.oracle import auto
+    from vaetheory.oracle.uniqueness import oracle_uniqueness
+    from vaetheory.problems.conditions import check_conditions
+    from vaetheory.problems.problem import Problem
+    from vaetheory.verdict.check import ProblemAnalysis
+
+    base = make_problem(30, 60, 8, 1, "gaussian", seed=11)
+    p = Problem(Phi=np.column_stack([base.Phi, 1e-3 * base.X[:, 0] / np.linalg.norm(base.X)]), X=base.X,
+                Z=np.vstack([base.Z, np.zeros((1, base.n))]))
+    wrong = oracle_uniqueness(base)
+    result = run_check(p, get_variant("ae-l1"), restarts=8, seed=0, adversarial_fraction=1.0,
+                       analysis=ProblemAnalysis(wrong, None, check_conditions(p)))
+    assert result.consistency is not None and result.consistency.contradicted and result.bad_points
+    path = write_check_reports(result, tmp_path / "r", limit=1, plot=False)[0].json
+    assert "demoted_from" in json.loads(path.read_text())["oracle"]["details"]
+    real = auto.run_oracle
+    monkeypatch.setattr(auto, "run_oracle",
+                        lambda problem, method="auto", **kw: wrong if method == "uniqueness" else real(problem, method,
+                                                                                                         **kw))
+    res = replay_report(path)
+    assert res.reproduced, res.mismatches
+
+    def no_contradiction(d):  # the planted support fits X but is not sparser than the original k*
+        d["oracle"]["witness"] = sorted(int(j) for j in base.support)
+    _not_reproduced(_edit(path, tmp_path, no_contradiction), "oracle.details.demoted_from")
+
+
 # A report never chooses code ---------------------------------------------------------------------------------------
 
 EVIL = """from pathlib import Path

@@ -613,18 +613,22 @@ class _Replay:
         from vaetheory.report.counterexample import stored_oracle_method
 
         stored = self.data["oracle"]
-        method = stored_oracle_method(stored)
+        # a run whose own end points (or l21 solution) fit X with fewer rows than the oracle's k* demotes the answer
+        # (`verdict.consistency`) and keeps the original in details.demoted_from: that is what is re-run
+        demoted_from = (stored.get("details") or {}).get("demoted_from")
+        source = demoted_from if isinstance(demoted_from, dict) else stored
+        method = stored_oracle_method(source)
         if method not in ORACLE_METHODS or method == "auto":
             self.bad(f"oracle.method {method!r} is not an oracle method ({', '.join(ORACLE_METHODS[1:])})")
         kw = {}
-        witness = stored.get("witness")
+        witness = source.get("witness")
         if witness:
             if method != "enumerate":
                 # offered as the run's check offers its l21 support (so the oracle names its source as the run's
                 # did); an offered support is used only when the oracle finds that it fits X
                 kw["l21_support"] = witness
         if method == "mip":
-            stated = (stored.get("details") or {}).get("time_limit")
+            stated = (source.get("details") or {}).get("time_limit")
             limit = min(self.s.mip_time_limit, DEFAULT_MIP_TIME_LIMIT)
             kw["mip_time_limit"] = limit if not _number(stated) or stated <= 0 else min(float(stated), limit)
         check_oracle_size(method, problem.d, problem.kappa, problem.n)  # BudgetError before any work
@@ -637,10 +641,34 @@ class _Replay:
                 answer = run_oracle(problem, "auto", l21_support=kw.get("l21_support"))
             except (OracleNotApplicable, BudgetError) as exc2:
                 self.bad(f"no oracle method decides this problem ({exc2})")
-        self.compare_oracle(stored, answer, problem, method)
-        return answer
+        if source is stored:
+            self.compare_oracle(stored, answer, problem, method)
+            return answer
+        self.compare_oracle(demoted_from, answer, problem, method, prefix="oracle.details.demoted_from")
+        return self.demotion(problem, stored, answer)
 
-    def compare_oracle(self, stored: dict, answer, problem, method: str) -> None:
+    def demotion(self, problem, stored: dict, original):
+        """The demoted answer of a report whose oracle was contradicted, derived again (`check_oracle`) from the
+        original answer and the stated witness, and compared with the stated record. The basis names where the run
+        found the sparser fit (one of its end points), which the file does not hold: it is not compared."""
+        import numpy as np
+
+        from vaetheory.verdict.consistency import check_oracle
+
+        witness = stored.get("witness") or None
+        cons = check_oracle(problem, original, np.zeros((1, problem.kappa), dtype=bool), np.array([np.inf]),
+                            l21_support=witness)
+        if not cons.contradicted:
+            self.mismatches.append(f"oracle.details.demoted_from: the stated witness {witness} does not contradict "
+                                   f"the oracle's answer (k* = {original.k_star})")
+            return original
+        fresh = cons.oracle.record()
+        self.compare_record("oracle", stored, fresh, skip=_ORACLE_UNCOMPARED | {"basis", "details"})
+        self.compare_record("oracle.details", stored["details"], fresh["details"],
+                            skip=_DETAILS_UNCOMPARED | {"demoted_from"})
+        return cons.oracle
+
+    def compare_oracle(self, stored: dict, answer, problem, method: str, prefix: str = "oracle") -> None:
         from vaetheory.oracle.exhaustive import fit_residual
 
         fresh = answer.record()
@@ -651,29 +679,29 @@ class _Replay:
         if witness:
             res = fit_residual(problem.Phi, problem.X, witness)
             if not res <= answer.rtol:
-                self.mismatches.append(f"oracle.witness: {witness} does not fit X (residual {res:.3g} > "
+                self.mismatches.append(f"{prefix}.witness: {witness} does not fit X (residual {res:.3g} > "
                                        f"{answer.rtol:g})")
             if "witness_residual" in stored:
-                self.compare("oracle.witness_residual", stored["witness_residual"], res)
+                self.compare(f"{prefix}.witness_residual", stored["witness_residual"], res)
         elif "witness_residual" in stored:
-            self.compare("oracle.witness_residual", stored["witness_residual"], answer.witness_residual)
+            self.compare(f"{prefix}.witness_residual", stored["witness_residual"], answer.witness_residual)
         for key in ("supports", "optimal_supports"):
             for s in stored.get(key) or []:
                 res = fit_residual(problem.Phi, problem.X, s) if s else math.inf
                 if not res <= answer.rtol:
-                    self.mismatches.append(f"oracle.{key}: {s} does not fit X (residual {res:.3g})")
+                    self.mismatches.append(f"{prefix}.{key}: {s} does not fit X (residual {res:.3g})")
         if method == "mip" and not certain_both:
             # a MIP that did not prove optimality may stop at another incumbent: k* is only an upper bound, checked
             # through the witness above; a stated proof of optimality must be re-established
             if stored.get("k_star_certain") and not answer.k_star_certain:
-                self.mismatches.append("oracle.k_star_certain: stated true, but the MIP did not prove optimality "
+                self.mismatches.append(f"{prefix}.k_star_certain: stated true, but the MIP did not prove optimality "
                                        "again within the time limit")
             for key in ("k", "k_star"):
                 if key in stored and stored.get("witness") and stored[key] != len(stored["witness"]):
-                    self.differ(f"oracle.{key}", stored[key], len(stored["witness"]))
+                    self.differ(f"{prefix}.{key}", stored[key], len(stored["witness"]))
             for key in ("method", "rtol"):
                 if key in stored:
-                    self.compare(f"oracle.{key}", stored[key], fresh[key])
+                    self.compare(f"{prefix}.{key}", stored[key], fresh[key])
             return
         skip = set(_ORACLE_UNCOMPARED) | {"details", "basis", "witness_residual"}
         if method == "mip":  # the MIP lists its witness only, and which exact fit it returns may vary
@@ -682,13 +710,13 @@ class _Replay:
             skip |= {"method", "n_subsets", "rank_X"}  # legacy keys; n_subsets/rank_X moved into details
             for key in ("n_subsets", "rank_X"):
                 if key in stored and key in fresh["details"]:
-                    self.compare(f"oracle.{key}", stored[key], fresh["details"][key])
-        self.compare_record("oracle", stored, fresh, skip=skip)
+                    self.compare(f"{prefix}.{key}", stored[key], fresh["details"][key])
+        self.compare_record(prefix, stored, fresh, skip=skip)
         if "basis" in stored:
-            self.compare_basis("oracle.basis", stored["basis"], fresh["basis"])
+            self.compare_basis(f"{prefix}.basis", stored["basis"], fresh["basis"])
         details = stored.get("details")
         if isinstance(details, dict):
-            self.compare_record("oracle.details", details, fresh["details"], skip=_DETAILS_UNCOMPARED)
+            self.compare_record(f"{prefix}.details", details, fresh["details"], skip=_DETAILS_UNCOMPARED)
 
     def run(self) -> ReplayResult:
         import numpy as np
