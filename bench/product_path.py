@@ -184,7 +184,9 @@ def main(argv=None) -> int:
         entry = {"spec": text, "per_r": per_r, "problems": problems}
         if args.sweep:
             rows, wall = run_cli_sweep(text, args.workers)
-            entry["cli_sweep"] = {"workers": args.workers, "wall_seconds": wall, "per_r": {
+            entry["cli_sweep"] = {"workers": args.workers, "wall_seconds": wall, "tasks": [
+                {"r": x["r"], "problem_seed": x["problem_seed"], "check_seconds": x["seconds"],
+                 "analysis_seconds": x["analysis_seconds"]} for x in rows if x["restart"] == 0], "per_r": {
                 str(r): {"check_seconds_mean": float(np.mean([x["seconds"] for x in rows if x["r"] == r and x["restart"] == 0])),
                          "analysis_seconds_mean": float(np.mean([x["analysis_seconds"] for x in rows
                                                                  if x["r"] == r and x["restart"] == 0]))}
