@@ -64,22 +64,23 @@ def test_pipeline_with_json(tiny_npz):
     res = _run("oracle", str(tiny_npz), "--json")
     assert res.exit_code == EXIT_OK, res.output
     oracle = json.loads(res.stdout)  # the whole of stdout is one JSON document
-    assert oracle["k"] == 2 and oracle["supports"] == [list(p.support)]
+    assert oracle["k_star"] == 2 and oracle["optimal_supports"] == [list(p.support)]
+    assert "k" not in oracle and "supports" not in oracle  # one key per quantity
     assert oracle["method"] == "enumerate" and oracle["details"]["search"] == "rank-aware"
     assert oracle["k_star_certain"] is True and oracle["basis"].startswith("auto → enumerate")
 
     res = _run("relax", str(tiny_npz), "--json")
     assert res.exit_code == EXIT_OK, res.output
     relax = json.loads(res.stdout)
-    assert relax["gap"] == len(relax["support"]) - oracle["k"]
-    assert relax["optimal"] == (relax["support"] in oracle["supports"])
+    assert relax["gap"] == len(relax["support"]) - oracle["k_star"]
+    assert relax["optimal"] == (relax["support"] in oracle["optimal_supports"])
 
     res = _run("check", "--variant", "vae-full", "--problem", str(tiny_npz), "--restarts", "4", "--json")
     check = json.loads(res.stdout)
     assert res.exit_code == (1 if check["claim"]["status"] == "refuted" else EXIT_OK)
     assert check["variant"] == "vae-full" and check["restarts"] == 4
     assert sum(check["summary"].values()) == 4 == len(check["points"])
-    assert check["optimal"] == {"k": 2, "supports": oracle["supports"], "method": "rank-aware"}
+    assert check["optimal"] == {"k": 2, "supports": oracle["optimal_supports"], "method": "rank-aware"}
     assert check["oracle"]["method"] == "enumerate" and check["oracle"]["k_star_certain"] is True
     assert {"basis", "witness", "witness_residual", "k_star"} <= set(check["oracle"])
     assert all(pt["oracle_method"] == "enumerate" and pt["k_star_certain"] for pt in check["points"])

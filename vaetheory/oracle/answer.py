@@ -88,19 +88,22 @@ class OracleAnswer:
         return self.k_star_certain and not self.supports_complete and len(s) == self.k_star
 
     def to_dict(self) -> dict:
-        """JSON-ready record; also carries the legacy keys ``k``/``supports`` read by older consumers."""
+        """JSON-ready record, one key per quantity (what ``vaetheory oracle --json`` prints)."""
         return {"method": self.method, "k_star": self.k_star, "k_star_certain": self.k_star_certain,
                 "basis": self.basis, "assumption": self.assumption, "witness": list(self.witness),
                 "witness_residual": self.witness_residual,
                 "optimal_supports": [list(s) for s in self.optimal_supports],
                 "supports_complete": self.supports_complete, "rtol": self.rtol, "seconds": self.seconds,
-                "details": self.details, "k": self.k_star, "supports": [list(s) for s in self.optimal_supports]}
+                "details": self.details}
 
 
     def record(self) -> dict:
         """`to_dict` without wall-clock times (the answer's and each MIP attempt's): what JSON results and reports
-        store, so that the same inputs give the same bytes (the time goes to ``timings["oracle"]``)."""
+        store, so that the same inputs give the same bytes (the time goes to ``timings["oracle"]``); with the names
+        ``k``/``supports`` that report schema v1 requires beside ``k_star``/``optimal_supports``."""
         out = {k: v for k, v in self.to_dict().items() if k != "seconds"}
+        # report schema v1 (vaetheory/report/schema) requires the names reports have always carried, k and supports
+        out |= {"k": self.k_star, "supports": [list(s) for s in self.optimal_supports]}
         details = dict(out.get("details") or {})
         if "attempts" in details:
             details["attempts"] = [{k: v for k, v in a.items() if k != "seconds"} for a in details["attempts"]]

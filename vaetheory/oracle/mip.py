@@ -58,8 +58,18 @@ def _quiet_stdout():
         yield
     finally:
         sys.stdout.flush()
+        _flush_c_stdio()  # the banner sits in C's stdio buffer: flush it while fd 1 still points to stderr
         os.dup2(saved, 1)
         os.close(saved)
+
+
+def _flush_c_stdio() -> None:
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).fflush(None)
+    except (OSError, AttributeError):  # no C library to reach (not Linux/macOS): nothing buffered that we know of
+        pass
 
 
 def _lstsq_max(Phin: np.ndarray, Xn: np.ndarray, support) -> float:
