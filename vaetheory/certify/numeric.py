@@ -11,9 +11,14 @@ in its parameter block (so the measures below are invariant to rescaling a block
   gradient): its coordinates are measured *absolutely*, b_i = 1 (``DEGENERATE_SCALE``). Without this, the point
   ν = 0 passed the inactive test with gradients of −770 (docs/theory.md §5);
 * second order: the smallest eigenvalue of the scaled active Hessian ``B H_AA B`` (B = diag(b_A)), relative to its
-  largest |eigenvalue| (``min_hessian_eig_rel``), must be ≥ −hessian_tol; it must be > +hessian_tol for a *strict*
-  minimum (``strict``): a point whose scaled Hessian is singular within the tolerance lies on a (numerically) flat
-  valley and is given its own verdict (``degenerate_min``), never a strict one.
+  largest |eigenvalue| (``min_hessian_eig_rel``), must be ≥ −hessian_tol;
+* strictness: the same ratio for the active Hessian with each coordinate at its *own* scale (|θ_i| for a positive
+  coordinate, γ for γ; ``min_hessian_eig_own``) must be > +hessian_tol for a *strict* minimum (``strict``). A point
+  whose Hessian is singular within the tolerance there lies on a (numerically) flat valley and is given its own
+  verdict (``degenerate_min``), never a strict one. The own scale matters: the block scale stretches a coordinate
+  100× smaller than its block's largest by 100, so a well-conditioned minimum whose weights span four decades had
+  a block-scaled ratio of 1e-9 (d = 100, cond Φ_A = 2.3), while a flat valley between twin columns stays at ~1e-17
+  at any scale.
 * with γ learned (``gamma_floor`` given), γ is one more coordinate, in *linear* γ, measured at the scale
   b_γ = max(γ, ‖X‖²_F/(dn)) (`search.multistart.gamma_scale`: it does not shrink with γ, unlike the log-γ gradient
   γ ∂E/∂γ, which vanishes as γ → 0 and hides descent). Above the floor γ is active: ``kkt_gamma = |∂E/∂γ| b_γ /
@@ -65,6 +70,7 @@ class Certificate:
     grad_gamma: np.ndarray | None = None
     at_floor: np.ndarray | None = None
     gamma_in_hessian: np.ndarray | None = None
+    min_hessian_eig_own: np.ndarray | None = None
 
     @property
     def stationary(self) -> np.ndarray:
@@ -81,8 +87,10 @@ class Certificate:
 
     @property
     def strict(self) -> np.ndarray:
-        """The scaled active Hessian is positive definite beyond the tolerance (not merely semidefinite)."""
-        return self.min_hessian_eig_rel > self.hessian_tol
+        """The active Hessian, each coordinate at its own scale, is positive definite beyond the tolerance (not
+        merely semidefinite): `min_hessian_eig_own` > hessian_tol."""
+        own = self.min_hessian_eig_rel if self.min_hessian_eig_own is None else self.min_hessian_eig_own
+        return (self.min_hessian_eig_rel >= -self.hessian_tol) & (own > self.hessian_tol)
 
     @property
     def certified(self) -> np.ndarray:
@@ -119,6 +127,10 @@ def certify(objective: Objective, theta: np.ndarray, gamma: np.ndarray, *, kkt_t
     min_inactive = np.where(A, np.inf, g).min(axis=1)
     H, order, valid = objective.active_hessian(theta, gamma, A)
     bA = np.take_along_axis(b, order, axis=1) * valid
+    # each coordinate at its own scale for the strictness measure: |θ_i| for a positive (nonneg) coordinate, the
+    # block scale for a free one (module docstring)
+    own = np.where(np.take_along_axis(np.broadcast_to(objective.layout.nonneg, theta.shape), order, axis=1),
+                   np.abs(np.take_along_axis(theta, order, axis=1)), np.take_along_axis(b, order, axis=1)) * valid
     kkt_gamma = at_floor = in_hessian = None
     if learned:
         b_gamma = gamma_scale(objective, gamma)
@@ -134,6 +146,7 @@ def certify(objective: Objective, theta: np.ndarray, gamma: np.ndarray, *, kkt_t
         Ha[:, m, m] = np.where(in_hessian, h_gg, 0.0)
         H, valid = Ha, np.concatenate([valid, in_hessian[:, None]], axis=1)
         bA = np.concatenate([bA, (b_gamma * in_hessian)[:, None]], axis=1)
+        own = np.concatenate([own, (gamma * in_hessian)[:, None]], axis=1)
     eye = np.eye(H.shape[1])[None]
     # Padding slots get a large positive diagonal so they never set the smallest eigenvalue.
     big = np.abs(H).max(axis=(1, 2)) + 1.0
@@ -142,6 +155,10 @@ def certify(objective: Objective, theta: np.ndarray, gamma: np.ndarray, *, kkt_t
     big_s = np.abs(Hs).max(axis=(1, 2)) + 1e-300
     eig_s = np.linalg.eigvalsh(Hs + eye * ((~valid) * big_s[:, None])[:, None, :])
     eig_rel = eig_s[:, 0] / np.maximum(np.abs(eig_s).max(axis=1), 1e-300)
+    Ho = own[:, :, None] * H * own[:, None, :]
+    big_o = np.abs(Ho).max(axis=(1, 2)) + 1e-300
+    eig_o = np.linalg.eigvalsh(Ho + eye * ((~valid) * big_o[:, None])[:, None, :])
+    eig_own = eig_o[:, 0] / np.maximum(np.abs(eig_o).max(axis=1), 1e-300)
     return Certificate(E, A, kkt_active, kkt_inactive, max_abs_active, min_inactive, eig_raw, eig_rel,
                        kkt_tol, hessian_tol, active_rtol, kkt_gamma,
-                       g_gamma if learned else None, at_floor, in_hessian)
+                       g_gamma if learned else None, at_floor, in_hessian, eig_own)

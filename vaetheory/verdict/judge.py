@@ -78,6 +78,7 @@ class PointVerdict:
     k_star_certain: bool | None = None  # whether that oracle's k* is certain
     gamma_floor: float | None = None  # the γ floor the point was certified against (None at fixed γ)
     followed: bool = False  # the point was followed below the search floor (`certify.limit.follow_below_floor`)
+    min_hessian_eig_own: float | None = None  # strictness measure: each coordinate at its own scale (`certify`)
 
     def to_dict(self) -> dict:
         out = asdict(self)
@@ -146,8 +147,9 @@ def degenerate_reason(cert: Certificate, i: int, support, Phi: np.ndarray, X: np
     active columns that explain it and, when dropping one of each pair leaves an optimal support, that support."""
     if not len(support):
         return "empty support: every latent dimension is off (no active column), so the point is not judged"
-    text = (f"flat: smallest relative eigenvalue of the active Hessian {cert.min_hessian_eig_rel[i]:.3g} is within "
-            f"{cert.hessian_tol:g} of 0 (semidefinite, not a strict minimum)")
+    own = cert.min_hessian_eig_rel if cert.min_hessian_eig_own is None else cert.min_hessian_eig_own
+    text = (f"flat: smallest relative eigenvalue of the active Hessian (each coordinate at its own scale) "
+            f"{own[i]:.3g} is within {cert.hessian_tol:g} of 0 (semidefinite, not a strict minimum)")
     pairs = parallel_pairs(Phi, support)
     if pairs:
         text += "; parallel active columns " + ", ".join(f"{a}~{b}" for a, b in pairs)
@@ -314,5 +316,6 @@ def point_verdicts(judged: Judgement, gamma: np.ndarray, start_kinds, own_residu
             None if judged.reasons is None else judged.reasons[i],
             oracle_method=judged.oracle_method, k_star_certain=judged.k_star_certain,
             gamma_floor=None if judged.floor is None else float(judged.floor[i]),
-            followed=bool(judged.followed[i]) if judged.followed is not None else False))
+            followed=bool(judged.followed[i]) if judged.followed is not None else False,
+            min_hessian_eig_own=_opt(cert.min_hessian_eig_own, i)))
     return out
