@@ -2,6 +2,7 @@
 
     python bench/landscape.py                 # the default grid (≈ 20-30 min on this shared machine)
     python bench/landscape.py --quick         # a few rows
+    python bench/landscape.py --c1 --out bench/landscape_c1.json   # C1 instances, each complete or not (≈ 1-2 min)
 
 Fixed γ (vae-full, vae-diag): one `run_landscape` per problem with a per-face box budget and a per-problem time
 limit; each row says whether it completed, the boxes by face size, the unresolved faces and the seconds.
@@ -46,6 +47,10 @@ FIXED = [  # (variant, d, kappa, r, n, rows, gamma, seed)
     ("vae-diag", 3, 6, 2, 3, "orthogonal", 1e-2, 0),
 ]
 LIMIT = [(6, 12, 3, 1, 0), (8, 16, 3, 1, 0), (8, 16, 3, 1, 1), (10, 20, 3, 1, 0)]
+#: Instances meeting C1's conditions (orthogonal rows, r < d, fixed small γ) at the sizes where the fixed-γ search
+#: completes: every one is a theorem about that problem when it says complete (README's C1 line).
+C1 = [("vae-full", 2, kappa, 1, 2, "orthogonal", gamma, seed)
+      for kappa in (3, 4, 5, 6) for gamma in (1e-4, 1e-6) for seed in range(10)]
 
 
 def fixed_row(spec, max_boxes: int, time_limit: float) -> dict:
@@ -81,13 +86,15 @@ def limit_row(spec) -> dict:
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--c1", action="store_true", help="only the C1 instances (fixed γ), no limit rows")
     ap.add_argument("--max-boxes", type=int, default=20000)
     ap.add_argument("--time-limit", type=float, default=180.0)
     ap.add_argument("--out", default=str(ROOT / "bench" / "landscape.json"))
     args = ap.parse_args(argv)
-    fixed = FIXED[:3] + FIXED[12:13] if args.quick else FIXED
-    limits = LIMIT[:1] if args.quick else LIMIT
-    out = {"command": "python bench/landscape.py" + (" --quick" if args.quick else ""), **commit(),
+    fixed = C1 if args.c1 else FIXED[:3] + FIXED[12:13] if args.quick else FIXED
+    limits = [] if args.c1 else LIMIT[:1] if args.quick else LIMIT
+    flags = " --c1" if args.c1 else " --quick" if args.quick else ""
+    out = {"command": "python bench/landscape.py" + flags, **commit(),
            "fixed_gamma": [], "limit": []}
     for spec in fixed:
         row = fixed_row(spec, args.max_boxes, args.time_limit)

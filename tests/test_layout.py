@@ -15,7 +15,7 @@ import pytest
 import vaetheory
 
 ROOT = Path(vaetheory.__file__).parent
-STAGES = ("core", "problems", "variants", "search", "certify", "oracle", "verdict", "report", "sweep")
+STAGES = ("core", "problems", "variants", "search", "certify", "oracle", "verdict", "landscape", "report", "sweep")
 TOP = 10**6  # cli, pytest_plugin, __init__, __main__
 
 
