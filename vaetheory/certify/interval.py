@@ -132,7 +132,7 @@ def _mid_matrix(flint, H):
     return M
 
 
-def _ball_cholesky_ok(flint, H, shift) -> bool:
+def ball_cholesky_ok(flint, H, shift) -> bool:
     """True when the ball Cholesky of H − shift·I has certainly positive pivots (so every symmetric matrix with
     entries in the balls of H's lower triangle is ≻ shift·I)."""
     n = H.nrows()
@@ -251,7 +251,7 @@ def _prove_box(rp: _Problem, z, rho: float, scales: list[float], at_centre=None)
         lam = 0.0
     shifts = [lam / 2, 0.0] if lam > 0 else [0.0]
     for s in shifts:
-        if _ball_cholesky_ok(flint, J, arb(s)):
+        if ball_cholesky_ok(flint, J, arb(s)):
             out["min_eig_lower"] = s
             break
     else:

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from vaetheory.certify.interval import ball_cholesky_ok
+
 
 def flint_mod():
     import flint  # python-flint; imported on use
@@ -359,21 +361,9 @@ def krawczyk(hook, fd: FaceData, face, lo, hi, centre) -> KrawczykOutcome:
 
 def ball_cholesky_pd(H) -> bool:
     """True when every symmetric matrix in the balls of H is positive definite (ball Cholesky, positive pivots)."""
-    m = H.nrows()
-    L = [[None] * m for _ in range(m)]
-    for j in range(m):
-        s = H[j, j]
-        for k in range(j):
-            s -= L[j][k] * L[j][k]
-        if not s > 0:
-            return False
-        L[j][j] = s.sqrt()
-        for i in range(j + 1, m):
-            t = H[i, j]
-            for k in range(j):
-                t -= L[i][k] * L[j][k]
-            L[i][j] = t / L[j][j]
-    return True
+    import flint
+
+    return ball_cholesky_ok(flint, H, 0)
 
 
 def negative_direction(flint, H) -> bool:
