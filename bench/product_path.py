@@ -45,7 +45,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.baselines.msbl import msbl_multistart  # noqa: E402
-from bench.common import load, machine  # noqa: E402
+from bench.common import commit, load, machine  # noqa: E402
 
 D, KAPPA, N = 100, 200, 1
 GAMMA_FIXED, GAMMA_START, GAMMA_FLOOR = 1e-6, 1e-4, 1e-6
@@ -173,7 +173,7 @@ def main(argv=None) -> int:
     result = {"command": "python bench/product_path.py " + " ".join(argv if argv is not None else sys.argv[1:]),
               "config": {"d": D, "kappa": KAPPA, "n": N, "rows": "gaussian", "r": rs, "problems": args.problems,
                          "restarts": args.restarts},
-              "machine": machine(), "load_before": load(), "modes": {}}
+              "machine": machine(), "measured_on": commit(), "load_before": load(), "modes": {}}
     for mode in args.gamma.split(","):
         learned = mode == "learned"
         gamma = "learned" if learned else f"fixed:{GAMMA_FIXED:g}"
