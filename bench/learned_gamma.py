@@ -25,6 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.common import commit  # noqa: E402
 from vaetheory.problems.generate import make_problem  # noqa: E402
 from vaetheory.variants import get_variant  # noqa: E402
 from vaetheory.verdict.check import analyse_problem, run_check  # noqa: E402
@@ -43,17 +44,6 @@ def counts(points: list[dict]) -> dict[str, int]:
         else:
             out[v] += 1
     return out
-
-
-def commit() -> str:
-    """The commit measured (with "+dirty" when the work tree differs from it)."""
-    import subprocess
-
-    root = Path(__file__).resolve().parents[1]
-    head = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=root, capture_output=True, text=True)
-    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root, capture_output=True,
-                           text=True)
-    return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
 
 
 def main(argv=None) -> int:
