@@ -123,7 +123,8 @@ class _Problem:
         return g_r, H, g_in
 
 
-def _mid_matrix(flint, H):
+def mid_matrix(flint, H):
+    """The ball matrix of the midpoints of H (exact balls of radius 0)."""
     n = H.nrows()
     M = flint.arb_mat(n, n)
     for i in range(n):
@@ -173,7 +174,7 @@ def _refine(rp: _Problem, z0: list[float], bits: int, first=None):
         g, H, _ = ev
         rhs = flint.arb_mat([[flint.arb(x.mid())] for x in g])
         try:
-            delta = _mid_matrix(flint, H).solve(rhs)
+            delta = mid_matrix(flint, H).solve(rhs)
         except (ZeroDivisionError, ValueError):
             return "the restricted Hessian at the refined point is singular to working precision", None
         step = 0.0
@@ -223,7 +224,7 @@ def _prove_box(rp: _Problem, z, rho: float, scales: list[float], at_centre=None)
         return out
     n = len(z)
     try:
-        C = _mid_matrix(flint, _mid_matrix(flint, H_c).inv())
+        C = mid_matrix(flint, mid_matrix(flint, H_c).inv())
     except (ZeroDivisionError, ValueError):
         out["failed"] = "the midpoint Hessian is not invertible"
         return out

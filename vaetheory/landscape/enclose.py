@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from vaetheory.certify.interval import ball_cholesky_ok
+from vaetheory.certify.interval import ball_cholesky_ok, mid_matrix
 
 
 def flint_mod():
@@ -307,15 +307,6 @@ def evaluate(hook, fd: FaceData, face, lo, hi):
     return hook(_theta(fd, face, lo, hi), fd.aPhi, fd.aX, fd.agamma, list(face), False)
 
 
-def _mid(flint, H):
-    m = H.nrows()
-    out = flint.arb_mat(m, m)
-    for i in range(m):
-        for j in range(m):
-            out[i, j] = flint.arb(H[i, j].mid())
-    return out
-
-
 @dataclass
 class KrawczykOutcome:
     status: str  # "unique" (exactly one root in the box), "none" (no root), "undecided"
@@ -333,7 +324,7 @@ def krawczyk(hook, fd: FaceData, face, lo, hi, centre) -> KrawczykOutcome:
     try:
         gc, Hc = evaluate(hook, fd, face, centre, centre)
         _, J = evaluate(hook, fd, face, lo, hi)
-        C = _mid(flint, _mid(flint, Hc).inv())
+        C = mid_matrix(flint, mid_matrix(flint, Hc).inv())
     except (ZeroDivisionError, ValueError):
         return KrawczykOutcome("undecided")
     gv = flint.arb_mat([[gc[j]] for j in face])
