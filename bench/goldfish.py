@@ -159,6 +159,33 @@ def run_vaetheory(rs: list[int], problems: int, cache: Path, restarts: int, d: i
                   f"(load {load()[0]:.1f})", flush=True)
 
 
+def run_msbl(rs: list[int], problems: int, cache: Path, restarts: int, d: int, kappa: int) -> None:
+    """Plain M-SBL (bench/baselines/msbl.py: the fixed-point update, γ = 1e-6 fixed, `restarts` random starts) on the
+    same problems; recovered = the lowest-energy end point's support is the planted one. Cached per problem."""
+    from bench.baselines.msbl import msbl_multistart
+
+    method = f"msbl-{restarts}"
+    for r in rs:
+        for t in range(problems):
+            s = seed_of(r, t)
+            path = cache_path(cache, method, r, s)
+            if path.exists():
+                continue
+            p = _problem(r, s, d, kappa)
+            l0, commit = load(), _git_commit()
+            t0 = time.perf_counter()
+            res = msbl_multistart(p.Phi, p.X, starts=restarts, seed=t, lam=VT_GAMMA)
+            seconds = time.perf_counter() - t0
+            planted = sorted(int(j) for j in p.support)
+            _write(path, {"method": method, "r": r, "seed": s, "d": d, "kappa": kappa, "planted": planted,
+                          "restarts": restarts, "gamma": VT_GAMMA, "recovered": sorted(res["support"]) == planted,
+                          "support_size": len(res["support"]), "support": sorted(res["support"]),
+                          "energy": res["energy"], "seconds": seconds, "load_start": l0, "load_end": load(),
+                          "commit": commit})
+            print(f"{method}: r={r} seed={s}: |S|={len(res['support'])} recovered "
+                  f"{sorted(res['support']) == planted} in {seconds:.2f} s", flush=True)
+
+
 def collect(cache: Path, rs: list[int], problems: int, methods: list[str]) -> dict[str, Any]:
     """The table rows from the cache (only what is there; counts say how many problems each cell has)."""
     rows = []
@@ -170,6 +197,8 @@ def collect(cache: Path, rs: list[int], problems: int, methods: list[str]) -> di
             cell: dict[str, Any] = {"n": len(recs)}
             if recs:
                 cell["recovery"] = float(np.mean([x["recovered"] for x in recs]))
+                cell["recovered"] = int(sum(bool(x["recovered"]) for x in recs))
+                cell["wilson95"] = list(_wilson(cell["recovered"], len(recs)))
                 cell["seconds_per_problem"] = float(np.mean([x["seconds"] for x in recs]))
                 cell["support_sizes"] = [x["support_size"] for x in recs]
                 cell["commits"] = sorted({x.get("commit", "?") for x in recs})
@@ -179,12 +208,18 @@ def collect(cache: Path, rs: list[int], problems: int, methods: list[str]) -> di
                     cell["status"] = {s: sum(x["status"] == s for x in recs) for s in ("ok", "exploded")}
                     cell["nan_steps"] = [x.get("nan_steps", 0) for x in recs]
                     cell["median_gamma"] = float(np.nanmedian([x["gamma"] for x in recs]))
-                else:
+                elif m.startswith("vaetheory-"):
                     cell["best_verdicts"] = [x["best_verdict"] for x in recs]
             row[m] = cell
         rows.append(row)
     return {"rows": rows, "methods": methods, "problems": problems, "d": D, "kappa": KAPPA,
             "machine": machine(), "load": load()}
+
+
+def _wilson(k: int, n: int) -> tuple[float, float]:
+    from vaetheory.sweep.report import wilson_interval
+
+    return wilson_interval(k, n)
 
 
 def _fmt(cell: dict[str, Any] | None, key: str, problems: int) -> str:
@@ -231,7 +266,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--problems", type=int, default=10, help="problems per r (seeds 1000·r + 0 … problems−1)")
     ap.add_argument("--steps", type=int, default=50_000, help="recipe Adam steps (published: 50,000)")
     ap.add_argument("--restarts", default="1,8", help="vaetheory restarts, comma-separated")
-    ap.add_argument("--only", choices=["recipe", "vaetheory"], help="run one method only")
+    ap.add_argument("--only", choices=["recipe", "vaetheory", "msbl"], help="run one method only")
+    ap.add_argument("--msbl-starts", type=int, default=8, help="plain M-SBL random starts (default 8)")
     ap.add_argument("--render", action="store_true", help="only rewrite the table from the cache")
     ap.add_argument("--out", default=str(ROOT / "bench"), help="folder for goldfish.json/.md and goldfish/ cache")
     ap.add_argument("--d", type=int, default=D)
@@ -262,7 +298,9 @@ def main(argv: list[str] | None = None) -> int:
         if a.only in (None, "vaetheory"):
             for R in restarts:
                 run_vaetheory(rs, a.problems, cache, R, a.d, a.kappa, a.continuation)
-    methods = ["recipe", *[_method(R, a.continuation) for R in restarts]]
+        if a.only in (None, "msbl"):
+            run_msbl(rs, a.problems, cache, a.msbl_starts, a.d, a.kappa)
+    methods = ["recipe", *[_method(R, a.continuation) for R in restarts], f"msbl-{a.msbl_starts}"]
     data = collect(cache, rs, a.problems, methods)
     data["command"] = "python bench/goldfish.py " + " ".join(argv if argv is not None else sys.argv[1:])
     (out / "goldfish.json").write_text(json.dumps(data, indent=1, default=float))
