@@ -120,32 +120,42 @@ def proof_cost() -> str:
 
 
 def goldfish() -> str:
-    """The published configuration side by side (bench/goldfish.py)."""
+    """The published configuration side by side (bench/goldfish.py): recovery k/n [Wilson 95 %] per method, and the
+    seconds per problem."""
     data = _json("goldfish.json")
-    methods = [m for m in data["methods"] if m.startswith("vaetheory")]
-    # method names: vaetheory-<restarts>[c] (c: γ-continuation starts)
-    heads = [re.sub(r"vaetheory-(\d+)(c?)", lambda m: f"vaetheory, {m[1]} restart{'s' * (m[1] != '1')}", m)
-             for m in methods]
+    methods = [m for m in data["methods"] if m.startswith(("vaetheory", "msbl"))]
+
+    def head(m: str) -> str:  # vaetheory-<restarts>[c] (c: γ-continuation starts); msbl-<starts>
+        if m.startswith("msbl-"):
+            return f"plain M-SBL, {m.split('-')[1]} starts"
+        return re.sub(r"vaetheory-(\d+)(c?)", lambda g: f"vaetheory, {g[1]} restart{'s' * (g[1] != '1')}", m)
+
+    heads = [head(m) for m in methods]
     lines = ["| r | published recipe (10 draws) | recipe here | " + " | ".join(heads) + " | s/problem: recipe | "
              + " | ".join(f"s/problem: {h}" for h in heads) + " |", "|---" * (3 + 2 * len(methods) + 1) + "|"]
 
-    def cell(row, method, key, fmt):
+    def rate(row, method):
         m = row.get(method)
-        if not m or m.get(key) is None:
+        if not m or not m.get("n"):
             return "—"
-        n = f" ({m['n']})" if method == "recipe" else ""
-        return format(m[key], fmt) + n
+        if "recovered" not in m:  # a cache written before counts were kept
+            return f"{m['recovery']:.1f} ({m['n']})"
+        lo, hi = m["wilson95"]
+        return f"{m['recovered']}/{m['n']} [{lo:.2f}, {hi:.2f}]"
+
+    def secs(row, method, fmt):
+        m = row.get(method)
+        return "—" if not m or m.get("seconds_per_problem") is None else format(m["seconds_per_problem"], fmt)
 
     commits = set()
     for row in data["rows"]:
         for m in ["recipe"] + methods:
             commits.update((row.get(m) or {}).get("commits", []))
-        lines.append(f"| {row['r']} | {row['published']} | {cell(row, 'recipe', 'recovery', '.1f')} | "
-                     + " | ".join(cell(row, m, "recovery", ".1f") for m in methods)
-                     + f" | {cell(row, 'recipe', 'seconds_per_problem', '.0f')} | "
-                     + " | ".join(cell(row, m, "seconds_per_problem", ".1f") for m in methods) + " |")
+        lines.append(f"| {row['r']} | {row['published']} | {rate(row, 'recipe')} | "
+                     + " | ".join(rate(row, m) for m in methods)
+                     + f" | {secs(row, 'recipe', '.0f')} | " + " | ".join(secs(row, m, ".2f") for m in methods) + " |")
     measured = {"commit": ", ".join(sorted(commits))} if commits else None
-    extra = f"`{data['command']}`; recipe cells: recovery (problems run)"
+    extra = f"`{data['command']}` (and `--only recipe`, `--only msbl`); recovered/problems [Wilson 95 %]"
     return "\n".join(lines) + "\n\n" + stamp("bench/goldfish.json", measured, extra)
 
 

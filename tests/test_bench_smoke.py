@@ -125,8 +125,9 @@ def test_goldfish_tiny(tmp_path):
     assert row["recipe"]["n"] == 1 and row["vaetheory-1"]["n"] == 1
     assert 0 <= row["recipe"]["recovery"] <= 1 and row["vaetheory-1"]["seconds_per_problem"] > 0
     assert "| 2 | 0.8 |" in (tmp_path / "goldfish.md").read_text()
+    assert row["msbl-8"]["n"] == 1 and row["msbl-8"]["recovered"] in (0, 1) and len(row["msbl-8"]["wilson95"]) == 2
     cached = sorted(tmp_path.glob("goldfish/*/*.json"))
-    assert len(cached) == 2
+    assert len(cached) == 3  # recipe, vaetheory-1 and plain M-SBL, one file per problem each
     stamps = [p.stat().st_mtime_ns for p in cached]
     assert gf.main(argv) == 0  # resumable: a second run reuses the per-problem cache
     assert [p.stat().st_mtime_ns for p in cached] == stamps
