@@ -120,6 +120,16 @@ def _label(method: str) -> str:
     return f"{r.rstrip('c')} restart(s)" + (", continuation" if r.endswith("c") else "")
 
 
+def uncached(cache: Path, method: str, rs: list[int], problems: int, d: int, kappa: int):
+    """(r, seed, t, cache path, problem) for every problem of the protocol that `method` has not cached yet."""
+    for r in rs:
+        for t in range(problems):
+            s = seed_of(r, t)
+            path = cache_path(cache, method, r, s)
+            if not path.exists():
+                yield r, s, t, path, _problem(r, s, d, kappa)
+
+
 def run_vaetheory(rs: list[int], problems: int, cache: Path, restarts: int, d: int, kappa: int,
                   continuation: bool = False) -> None:
     """run_check with the planted support as the oracle answer, one problem at a time, cached per problem.
@@ -130,33 +140,27 @@ def run_vaetheory(rs: list[int], problems: int, cache: Path, restarts: int, d: i
 
     method = _method(restarts, continuation)
     variant = get_variant("vae-full")
-    for r in rs:
-        for t in range(problems):
-            s = seed_of(r, t)
-            path = cache_path(cache, method, r, s)
-            if path.exists():
-                continue
-            p = _problem(r, s, d, kappa)
-            analysis, _ = planted_analysis(p)
-            l0, commit = load(), _git_commit()
-            t0 = time.perf_counter()
-            res = run_check(p, variant, restarts=restarts, seed=t, gamma=VT_GAMMA, analysis=analysis,
-                            adversarial_fraction=0.0, continuation=continuation)
-            seconds = time.perf_counter() - t0
-            energies = [pt.energy for pt in res.points]
-            best = res.points[int(np.argmin(energies))]
-            planted = sorted(int(j) for j in p.support)
-            _write(path, {
-                "method": method, "r": r, "seed": s, "d": d, "kappa": kappa, "planted": planted,
-                "restarts": restarts, "gamma": VT_GAMMA, "continuation": continuation,
-                "recovered": best.verdict == "optimal" and sorted(best.support) == planted,
-                "best_verdict": best.verdict, "support_size": len(best.support), "support": sorted(best.support),
-                "verdicts": [pt.verdict for pt in res.points], "energies": energies,
-                "any_optimal": any(pt.verdict == "optimal" for pt in res.points), "seconds": seconds,
-                "load_start": l0, "load_end": load(), "commit": commit,
-            })
-            print(f"{method}: r={r} seed={s}: {best.verdict} |S|={len(best.support)} in {seconds:.1f} s "
-                  f"(load {load()[0]:.1f})", flush=True)
+    for r, s, t, path, p in uncached(cache, method, rs, problems, d, kappa):
+        analysis, _ = planted_analysis(p)
+        l0, commit = load(), _git_commit()
+        t0 = time.perf_counter()
+        res = run_check(p, variant, restarts=restarts, seed=t, gamma=VT_GAMMA, analysis=analysis,
+                        adversarial_fraction=0.0, continuation=continuation)
+        seconds = time.perf_counter() - t0
+        energies = [pt.energy for pt in res.points]
+        best = res.points[int(np.argmin(energies))]
+        planted = sorted(int(j) for j in p.support)
+        _write(path, {
+            "method": method, "r": r, "seed": s, "d": d, "kappa": kappa, "planted": planted,
+            "restarts": restarts, "gamma": VT_GAMMA, "continuation": continuation,
+            "recovered": best.verdict == "optimal" and sorted(best.support) == planted,
+            "best_verdict": best.verdict, "support_size": len(best.support), "support": sorted(best.support),
+            "verdicts": [pt.verdict for pt in res.points], "energies": energies,
+            "any_optimal": any(pt.verdict == "optimal" for pt in res.points), "seconds": seconds,
+            "load_start": l0, "load_end": load(), "commit": commit,
+        })
+        print(f"{method}: r={r} seed={s}: {best.verdict} |S|={len(best.support)} in {seconds:.1f} s "
+              f"(load {load()[0]:.1f})", flush=True)
 
 
 def run_msbl(rs: list[int], problems: int, cache: Path, restarts: int, d: int, kappa: int) -> None:
@@ -165,25 +169,19 @@ def run_msbl(rs: list[int], problems: int, cache: Path, restarts: int, d: int, k
     from bench.baselines.msbl import msbl_multistart
 
     method = f"msbl-{restarts}"
-    for r in rs:
-        for t in range(problems):
-            s = seed_of(r, t)
-            path = cache_path(cache, method, r, s)
-            if path.exists():
-                continue
-            p = _problem(r, s, d, kappa)
-            l0, commit = load(), _git_commit()
-            t0 = time.perf_counter()
-            res = msbl_multistart(p.Phi, p.X, starts=restarts, seed=t, lam=VT_GAMMA)
-            seconds = time.perf_counter() - t0
-            planted = sorted(int(j) for j in p.support)
-            _write(path, {"method": method, "r": r, "seed": s, "d": d, "kappa": kappa, "planted": planted,
-                          "restarts": restarts, "gamma": VT_GAMMA, "recovered": sorted(res["support"]) == planted,
-                          "support_size": len(res["support"]), "support": sorted(res["support"]),
-                          "energy": res["energy"], "seconds": seconds, "load_start": l0, "load_end": load(),
-                          "commit": commit})
-            print(f"{method}: r={r} seed={s}: |S|={len(res['support'])} recovered "
-                  f"{sorted(res['support']) == planted} in {seconds:.2f} s", flush=True)
+    for r, s, t, path, p in uncached(cache, method, rs, problems, d, kappa):
+        l0, commit = load(), _git_commit()
+        t0 = time.perf_counter()
+        res = msbl_multistart(p.Phi, p.X, starts=restarts, seed=t, lam=VT_GAMMA)
+        seconds = time.perf_counter() - t0
+        planted = sorted(int(j) for j in p.support)
+        _write(path, {"method": method, "r": r, "seed": s, "d": d, "kappa": kappa, "planted": planted,
+                      "restarts": restarts, "gamma": VT_GAMMA, "recovered": sorted(res["support"]) == planted,
+                      "support_size": len(res["support"]), "support": sorted(res["support"]),
+                      "energy": res["energy"], "seconds": seconds, "load_start": l0, "load_end": load(),
+                      "commit": commit})
+        print(f"{method}: r={r} seed={s}: |S|={len(res['support'])} recovered "
+              f"{sorted(res['support']) == planted} in {seconds:.2f} s", flush=True)
 
 
 def collect(cache: Path, rs: list[int], problems: int, methods: list[str]) -> dict[str, Any]:
