@@ -421,7 +421,28 @@ def measure(which: str) -> int:
     return 0
 
 
+def _in_project_environment() -> None:
+    """The renderers need the suite's own dependencies (vaetheory, torch, DuckDB). Run from an interpreter that lacks
+    them (a bare `python3`), re-execute under the README's environment, `.venv/bin/python`, when it exists; else
+    stop with one line saying how to get one."""
+    import importlib.util
+    import os
+
+    missing = [m for m in ("duckdb", "torch") if importlib.util.find_spec(m) is None]
+    if not missing:
+        return
+    venv = ROOT / ".venv" / "bin" / "python"
+    if venv.exists() and Path(sys.prefix).resolve() != (ROOT / ".venv").resolve():  # not already running there
+        os.execv(str(venv), [str(venv), str(Path(__file__).resolve()), *sys.argv[1:]])
+    print(f"bench/publish.py: error: this Python lacks {', '.join(missing)}; run it inside the README's environment "
+          "(python3 -m venv .venv && . .venv/bin/activate && pip install torch==2.13.0 && pip install -e .)",
+          file=sys.stderr)
+    raise SystemExit(2)
+
+
 def main(argv: list[str] | None = None) -> int:
+    if argv is None:
+        _in_project_environment()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="exit 1 when a table differs from the data")
     parser.add_argument("--list", action="store_true", help="list the tables and the files that hold them")
