@@ -42,7 +42,7 @@ def diag_case():
     """vae-diag at d = 2, κ = 4, n = 1 (orthogonal rows): the complete list has the optimum and bad minima."""
     problem = make_problem(2, 4, 1, 1, "orthogonal", 0)
     landscape = run_landscape(problem, get_variant("vae-diag"), gamma=GAMMA, time_limit=60)
-    bf = brute_force("diag", problem.Phi, problem.X, GAMMA, random_starts=100)
+    bf = brute_force("diag", problem.Phi, problem.X, GAMMA, random_starts=100, face_starts=2)
     return landscape, bf
 
 
@@ -52,6 +52,7 @@ def test_bruteforce_minima_are_on_the_complete_list(diag_case):
     assert len(bf.minima) >= 2 and bf.n_basic == 6
     out = compare(bf, landscape)
     assert out["missing"] == [] and out["missing_in_unresolved"] == []
+    assert out["listed_not_float_min"] == []  # and, in floats, every listed minimum is a strict minimum
 
 
 def test_a_dropped_minimum_is_reported_missing(diag_case):
@@ -62,6 +63,17 @@ def test_a_dropped_minimum_is_reported_missing(diag_case):
         out = compare(bf, broken)
         found = [m["support"] for m in out["missing"]]
         assert found == [landscape.minima[drop].support], (drop, found)
+
+
+def test_a_listed_non_kkt_point_is_not_a_float_minimum(diag_case):
+    """ν = 0 put on the list of minima (some gradient there is negative): the float certificate must reject it."""
+    landscape, bf = diag_case
+    broken = copy.copy(landscape)
+    fake = copy.deepcopy(landscape.minima[0])
+    fake.support, fake.nu, fake.proof = [], [0.0] * len(fake.nu), {"status": "proved", "extra": {}}
+    broken.minima = landscape.minima + [fake]
+    bad = compare(bf, broken)["listed_not_float_min"]
+    assert [(b["support"], b["float_kind"]) for b in bad] == [([], "not_kkt")]
 
 
 def test_a_moved_minimum_is_reported_missing(diag_case):
@@ -78,3 +90,4 @@ def test_a_moved_minimum_is_reported_missing(diag_case):
     out = compare(bf, broken)
     assert [m["support"] for m in out["missing"]] == [moved.support]
     assert len(out["extra"]) == 1
+    assert [b["support"] for b in out["listed_not_float_min"]] == [moved.support]  # polish leaves the listed ν
