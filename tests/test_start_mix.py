@@ -92,3 +92,35 @@ def test_with_the_fixed_point_stage_bfs_starts_still_reach_bad_minima():
     bfs = [p for p in res.points if p.start_kind == "bfs"]
     assert bfs and any(p.verdict == "bad_local_min" for p in bfs), [(p.start_kind, p.verdict) for p in res.points]
     assert np.isfinite([p.energy for p in res.points]).all()
+
+
+def test_auto_mix_has_no_continuation_share_above_d_50_in_either_gamma_mode(monkeypatch):
+    """With γ learned, `run_check` makes a quarter of the restarts continuation starts; the sweep's auto mix above
+    d = 50 has none unless r > d/4 (then all are), as at fixed γ. An explicit `continuation` keeps check's mix."""
+    import vaetheory.verdict.check as check
+
+    spec = _spec()
+    assert spec.anneal_fraction(Cell(8, 16, 3, 6, "orthogonal")) == 0.25
+    assert spec.anneal_fraction(Cell(100, 200, 20, 1, "gaussian")) == 0.0
+    assert _spec("continuation = false").anneal_fraction(Cell(100, 200, 20, 1, "gaussian")) == 0.25
+    seen = {}
+
+    def fake_run_check(*args, **kwargs):
+        seen.update(kwargs)
+        raise RuntimeError("stop here")
+
+    monkeypatch.setattr(check, "run_check", fake_run_check)
+    big = spec_from_text(BASE.format(extra="").replace('gamma = ["fixed:1e-6"]', 'gamma = ["learned"]')
+                         .replace('oracle = "enumerate"', 'oracle = "none"')
+                         .replace("d = [6]", "d = [100]").replace("kappa = [12]", "kappa = [200]")
+                         .replace("n = [4]", "n = [1]").replace('rows = ["orthogonal"]', 'rows = ["gaussian"]'))
+    out = run_task(big, big.tasks()[0])
+    assert "stop here" in out["rows"][0]["error"]
+    assert seen["learn_gamma"] and seen["anneal_fraction"] == 0.0 and not seen["continuation"]
+    from vaetheory.search.multistart import make_starts
+    from vaetheory.search.objective import Objective
+
+    p = make_problem(100, 200, 20, 1, "gaussian", seed=0)
+    kinds = make_starts(Objective(get_variant("vae-full"), p), 8, np.random.default_rng(0), 1e-4, learn_gamma=True,
+                   anneal_fraction=seen["anneal_fraction"]).kinds
+    assert set(kinds) == {"random"}

@@ -142,6 +142,15 @@ class SweepSpec:
         relax = self.relax if self.relax is not None else adv > 0
         return float(adv), bool(cont), bool(relax)
 
+    def anneal_fraction(self, cell: Cell) -> float:
+        """With γ learned and continuation off, the share of the restarts that are γ-continuation starts: `run_check`'s
+        default (a quarter) up to d = LARGE_D or when the spec sets ``continuation``; above LARGE_D with
+        ``continuation = "auto"`` none, so that the auto mix there is the same in both γ modes (every random start
+        a continuation start when r > CONTINUATION_AUTO_MIN_RATIO · d, else none). At d = 100, κ = 200, r = 20 the
+        quarter's 2 continuation starts of 8 cost as much as the 8 random starts' fixed-point stage, and every
+        restart ends at the same point (bench/product_path.py)."""
+        return 0.0 if self.continuation is None and cell.d > LARGE_D else ANNEAL_AUTO
+
     def cells(self) -> list[Cell]:
         """The grid's cells; with ``skip_infeasible``, without those no problem can be drawn for (orthogonal rows
         need n ≥ r), so that one spec can hold n ≥ r and n < r."""
@@ -192,6 +201,7 @@ _SWEEP_KEYS = {"name", "problems", "restarts", "variants", "gamma", "oracle", "s
                "skip_infeasible"}
 #: The start mix's "auto" defaults (`SweepSpec.start_mix`).
 ADVERSARIAL_AUTO = 0.25
+ANNEAL_AUTO = 0.25  # run_check's default share of continuation starts with γ learned
 LARGE_D = 50
 CONTINUATION_AUTO_MIN_RATIO = 0.25
 _SWEEP_REQUIRED = ("name", "problems", "restarts", "variants", "gamma")

@@ -101,7 +101,8 @@ def _check_rows(spec, key, variant_name, gamma, version, problem, analysis, anal
     adversarial, continuation, _ = spec.start_mix(key.cell)
     result = run_check(problem, variant, restarts=spec.restarts, seed=key.problem_seed, gamma=gamma.value,
                        learn_gamma=gamma.learned, analysis=analysis, maxiter=spec.maxiter, prove=spec.prove,
-                       adversarial_fraction=adversarial, continuation=continuation)
+                       adversarial_fraction=adversarial, continuation=continuation,
+                       anneal_fraction=spec.anneal_fraction(key.cell))
     seconds = time.perf_counter() - t0
     o = analysis.oracle
     energies = np.array([p.energy if p.verdict in CERTIFIED else np.inf for p in result.points])

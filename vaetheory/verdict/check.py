@@ -130,8 +130,8 @@ class CheckResult:
 def run_check(problem: Problem, variant: Variant, *, restarts: int = 32, seed: int = 0, gamma: float | None = None,
               learn_gamma: bool = False, analysis: ProblemAnalysis | None = None, budget: int = DEFAULT_BUDGET,
               adversarial_fraction: float = 0.25, maxiter: int | None = None, prove: bool | None = None,
-              oracle: str = "auto", mip_time_limit: float = DEFAULT_MIP_TIME_LIMIT, continuation: bool = False
-              ) -> CheckResult:
+              oracle: str = "auto", mip_time_limit: float = DEFAULT_MIP_TIME_LIMIT, continuation: bool = False,
+              anneal_fraction: float = 0.25) -> CheckResult:
     """Search `variant` on `problem` from `restarts` starts, certify every end point and give verdicts.
 
     gamma: the fixed γ (default: the variant's), or the starting γ when `learn_gamma` (then γ is learned down to the
@@ -145,6 +145,8 @@ def run_check(problem: Problem, variant: Variant, *, restarts: int = 32, seed: i
     continuation: every random start is a γ-continuation start (minimised along a decreasing γ schedule down to
     the run's γ first; start kind "anneal"): what makes single starts converge with large active sets (d = 100,
     κ = 200, r = 40; bench/speed.py). Off by default: plain random starts explore more of the landscape.
+    anneal_fraction: with γ learned and without `continuation`, the share of the restarts that are γ-continuation
+    starts (the rest of the random starts stay plain).
     """
     if maxiter is None:
         maxiter = 3000 if learn_gamma else 20000
@@ -166,7 +168,7 @@ def run_check(problem: Problem, variant: Variant, *, restarts: int = 32, seed: i
     l21 = analysis.relaxation.support if analysis.relaxation is not None else None
     starts = make_starts(objective, restarts, rng, gamma, optimal_supports=analysis.oracle.supports, l21_support=l21,
                          adversarial_fraction=adversarial_fraction, learn_gamma=learn_gamma,
-                         continuation=continuation)
+                         continuation=continuation, anneal_fraction=anneal_fraction)
     search = minimise(objective, starts, gamma, learn_gamma=learn_gamma, maxiter=maxiter)
     timings["search"] = time.perf_counter() - t
     t = time.perf_counter()
