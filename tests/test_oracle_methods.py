@@ -128,6 +128,26 @@ def test_auto_prefers_enumeration_then_uniqueness_then_mip():
     assert ans.k_star == oracle_enumerate(OUTSIDE).k_star
 
 
+def test_auto_skips_the_mip_above_its_reach_when_a_fit_is_known(monkeypatch):
+    """Above MIP_AUTO_MAX_KAPPA columns auto does not spend the MIP's time limit: it returns the tightest uncertain
+    answer and says why; with no exact fit known the MIP still runs (its incumbent is the only witness)."""
+    import vaetheory.oracle.auto as auto
+
+    calls = []
+    real = auto.oracle_mip
+    monkeypatch.setattr(auto, "oracle_mip", lambda *a, **k: calls.append(1) or real(*a, **k))
+    monkeypatch.setattr(auto, "MIP_AUTO_MAX_KAPPA", OUTSIDE.kappa - 1)
+    ans = run_oracle(OUTSIDE, budget=1, mip_time_limit=20)
+    assert not calls and ans.method == "none" and not ans.k_star_certain
+    assert ans.k_star == len(OUTSIDE.support)  # the planted support: an upper bound on k*
+    assert "the MIP has not proven" in ans.details["auto"]["skipped"]["mip"] and "; mip: kappa = 10 > 9" in ans.basis
+    bare = Problem(Phi=OUTSIDE.Phi, X=OUTSIDE.X)  # nothing known: the MIP is the only way to a witness
+    ans = run_oracle(bare, budget=1, mip_time_limit=20)
+    assert calls and ans.method == "mip"
+    monkeypatch.setattr(auto, "MIP_AUTO_MAX_KAPPA", OUTSIDE.kappa)  # at the cap it runs
+    assert run_oracle(OUTSIDE, budget=1, mip_time_limit=20).method == "mip"
+
+
 def test_unknown_method_is_an_input_error():
     from vaetheory.core.errors import InputError
 

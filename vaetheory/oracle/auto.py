@@ -10,7 +10,9 @@
    budget, or that fit has size rank X and the rank-aware test needs few subsets;
 2. ``uniqueness`` when the MMV bound holds for the best known exact fit (it says why when not); its answer is
    certain only for a Φ known to be generic (`vaetheory.problems.provenance`);
-3. ``mip`` within the time limit (noiseless problems; its answer says whether optimality was proven);
+3. ``mip`` within the time limit (noiseless problems; its answer says whether optimality was proven), when Φ has
+   at most `MIP_AUTO_MAX_KAPPA` columns or no exact fit is known (above that size the MIP has not been seen to
+   prove k* within its time limit: with a known fit it is skipped and says so; ``method="mip"`` still runs it);
 4. ``none`` when nothing else applies (a noisy problem over the budget).
 An answer that is not certain does not end the search: the next method is tried, and when none is certain the
 uncertain answer with the smallest k* (the tightest upper bound) is returned.
@@ -80,6 +82,13 @@ def range_fit(problem: Problem, budget: int) -> tuple[int, ...] | None:
 
 #: Most subsets the range(X) screen may test.
 RANGE_SCREEN_SUBSETS = 2_000
+#: ``auto`` runs the MIP only when Φ has at most this many columns (binaries of the MIP). Measured with n = 1 and
+#: Gaussian Φ (bench/mip_reach.json, bench/README.md's oracle table): the MIP proved k* in 0.4–6.5 s up to κ = 100,
+#: and proved nothing within its 60 s at κ = 200, whether k* = 4 or 60 (HiGHS's lower bound stayed at 2–3); so
+#: above this size it costs its whole time limit for an answer that is not certain, and when an exact fit is known
+#: the tightest uncertain answer is returned without it (the verdicts then say k* is uncertain, as after a MIP that
+#: timed out). With no exact fit known the MIP still runs: its incumbent may be the only witness.
+MIP_AUTO_MAX_KAPPA = 100
 
 
 def enumeration_affordable(problem: Problem, k_ub: int | None, budget: int) -> tuple[bool, str]:
@@ -133,6 +142,10 @@ def run_oracle(problem: Problem, method: str = "auto", *, budget: int = DEFAULT_
     for name, step in steps:
         if name == "uniqueness" and known is None:
             skipped[name] = "no exact-fit candidate support known"
+            continue
+        if name == "mip" and problem.kappa > MIP_AUTO_MAX_KAPPA and known is not None:
+            skipped[name] = (f"kappa = {problem.kappa} > {MIP_AUTO_MAX_KAPPA}: at this size the MIP has not proven "
+                             "k* within its time limit (bench/mip_reach.json); run it with method 'mip'")
             continue
         try:
             answer = step()
