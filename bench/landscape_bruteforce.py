@@ -1,10 +1,14 @@
 """Independent brute-force referee for complete landscapes (issue 21, first "done when" bullet).
 
-    nice -n 10 python bench/landscape_bruteforce.py            # the default grid (≈ 3-6 min here, see `seconds`)
-    nice -n 10 python bench/landscape_bruteforce.py --d 3 --kappa 4 6 --n 1 --time-limit 300   # d = 3, n = 1 rows
+    nice -n 10 python bench/landscape_bruteforce.py            # the default grid (see `seconds` in the JSON)
+    nice -n 10 python bench/landscape_bruteforce.py --d 3 --kappa 4 6 8 --r 1 2 --n 1 --out /tmp/d3.json
+                        # one product grid: flags not given take the first default grid's values (d = 2 ones)
     nice -n 10 python bench/landscape_bruteforce.py --variants vae-full vae-diag --d 2 3 4 --kappa 4 6 8 \\
         --rows orthogonal gaussian --r 1 2 --n 1 2 3 --seeds 0 1 2 --time-limit 300 --out /tmp/bf_full.json
                                                                  # the whole issue-21 grid (hours: ≤ 300 s/landscape)
+
+Default grid (DEFAULT_GRIDS): vae-full and vae-diag on d = 2, κ ∈ {3, 4, 6}, orthogonal and Gaussian rows, r = 1,
+n ∈ {1, 2}, seeds 0-1 (48 problems), and d = 3, κ ∈ {4, 6}, r ∈ {1, 2}, n = 1, seed 0 (12 problems).
 
 For every problem of the grid (vae-full / vae-diag, d, κ, r, n, rows, seed; γ = 1e-2; combinations that
 `make_problem` refuses, orthogonal rows with n < r, or r ≥ d, are skipped) it runs two methods and compares them:
@@ -16,6 +20,9 @@ For every problem of the grid (vae-full / vae-diag, d, κ, r, n, rows, seed; γ 
      others 0 (once free, once first minimised on the face A only); and the same with a floor (1e-3 of the mean
      active ν) on every coordinate so the optimizer can move the inactive ones;
    - every smaller support (1 ≤ |A| < d) with its least-squares fit ν_A = ‖w_a‖²/n (free, and face first);
+   - around each of these (|A| ≤ d), `--near-basic` points with every ν_a scaled by 10^U(-1, 1), minimised on
+     the face A first (on a d = 3, κ = 6 vae-diag problem the minimum on {2, 3, 5} sits a factor 2-3 below the
+     basic solution; these starts reach it 40-75 % of the time, uniform face starts 1 %);
    - face starts: for every face F (every nonempty column subset when κ ≤ 9, else |F| ≤ d + 1), `--face-starts`
      log-uniform points on F, first minimised on F with the other coordinates held at 0, then released (this is
      what reaches minima with small basins: a d = 3, κ = 6 vae-diag minimum was hit by 0 of 600 random starts and
@@ -130,7 +137,7 @@ class Energy:
 # ------------------------------------------------------------------------------------------------ starts
 
 
-def starts(energy: Energy, random_starts: int, face_starts: int, rng: np.random.Generator):
+def starts(energy: Energy, random_starts: int, face_starts: int, near_basic: int, rng: np.random.Generator):
     """(start matrix, frozen mask, number of basic-feasible supports). A start's frozen coordinates are held at 0
     in the first (face-restricted) phase and released in the second. See the module docstring for the list."""
     Phi, X, n, d, kappa = energy.Phi, energy.X, energy.n, energy.d, energy.kappa
@@ -148,6 +155,9 @@ def starts(energy: Energy, random_starts: int, face_starts: int, rng: np.random.
             off[list(A)] = False
             rows += [nu, nu]
             frozen += [none, off]           # free from the start; first restricted to the face A
+            for _ in range(near_basic):     # around it, each coordinate scaled by 10^U(-1, 1), face A first
+                rows.append(nu * 10.0 ** rng.uniform(-1, 1, kappa))
+                frozen.append(off)
             if size == d:
                 n_basic += 1
                 floor = 1e-3 * max(nu[list(A)].mean(), 1e-12)
@@ -330,11 +340,12 @@ class BruteForce:
 
 
 def brute_force(cov: str, Phi, X, gamma: float = GAMMA, *, random_starts: int = 300, face_starts: int = 3,
-                seed: int = 0, max_iter: int = 400) -> BruteForce:
+                near_basic: int = 10, seed: int = 0, max_iter: int = 400) -> BruteForce:
     """Every strict local minimum of L_cov on ν ≥ 0 that the multistart reaches (module docstring)."""
     t0 = time.perf_counter()
     energy = Energy(cov, Phi, X, gamma)
-    nu0, frozen, n_basic = starts(energy, random_starts, face_starts, np.random.default_rng(seed))
+    nu0, frozen, n_basic = starts(energy, random_starts, face_starts, near_basic,
+                                     np.random.default_rng(seed))
     nu, _ = projected_newton(energy, nu0, max_iter=max_iter, frozen=frozen)   # phase 1: on the start's face
     nu, _ = projected_newton(energy, nu, max_iter=max_iter)                   # phase 2: every coordinate free
     nu = polish(energy, nu)
@@ -419,17 +430,33 @@ def listed_check(energy: Energy, minima) -> list[dict]:
 # ------------------------------------------------------------------------------------------------ driver
 
 
+#: The default grid (no grid flag given): two product grids, d = 2 (where the landscape completes today) and
+#: d = 3 with n = 1 (rank X = 1, where the face-exclusion test is meant to close the faces with more than d columns).
+DEFAULT_GRIDS = ({"d": [2], "kappa": [3, 4, 6], "rows": ["orthogonal", "gaussian"], "r": [1], "n": [1, 2],
+                  "seeds": [0, 1]},
+                 {"d": [3], "kappa": [4, 6], "rows": ["orthogonal", "gaussian"], "r": [1, 2], "n": [1],
+                  "seeds": [0]})
+GRID_KEYS = ("d", "kappa", "rows", "r", "n", "seeds")
+
+
 def grid(args) -> list[tuple]:
+    """Problem specs (variant, d, κ, r, n, rows, seed): the product of the flags given (the default grids' values
+    for those not given), or DEFAULT_GRIDS when no grid flag is given. Skipped: κ ≤ d, r ≥ d, orthogonal rows with
+    n < r."""
+    given = {k: getattr(args, k) for k in GRID_KEYS if getattr(args, k) is not None}
+    grids = DEFAULT_GRIDS if not given else ({**DEFAULT_GRIDS[0], **given},)
     out = []
-    for v, d, kappa, rows, r, n, seed in itertools.product(args.variants, args.d, args.kappa, args.rows, args.r,
-                                                             args.n, args.seeds):
-        if kappa <= d or r >= d or (rows == "orthogonal" and n < r):
-            continue
-        out.append((v, d, kappa, r, n, rows, seed))
+    for g in grids:
+        for v, d, kappa, rows, r, n, seed in itertools.product(args.variants, g["d"], g["kappa"], g["rows"], g["r"],
+                                                                 g["n"], g["seeds"]):
+            if kappa <= d or r >= d or (rows == "orthogonal" and n < r):
+                continue
+            out.append((v, d, kappa, r, n, rows, seed))
     return out
 
 
-def row(spec, *, time_limit: float, random_starts: int, face_starts: int = 3, gamma: float = GAMMA) -> dict:
+def row(spec, *, time_limit: float, random_starts: int, face_starts: int = 3, near_basic: int = 10,
+        gamma: float = GAMMA) -> dict:
     from vaetheory.landscape import run_landscape
     from vaetheory.problems.generate import make_problem
     from vaetheory.variants import get_variant
@@ -438,7 +465,7 @@ def row(spec, *, time_limit: float, random_starts: int, face_starts: int = 3, ga
     problem = make_problem(d, kappa, r, n, rows, seed)
     cov = {"vae-full": "full", "vae-diag": "diag"}[v]
     bf = brute_force(cov, problem.Phi, problem.X, gamma, random_starts=random_starts, face_starts=face_starts,
-                     seed=seed)
+                     near_basic=near_basic, seed=seed)
     t0 = time.perf_counter()
     res = run_landscape(problem, get_variant(v), gamma=gamma, time_limit=time_limit)
     t_land = time.perf_counter() - t0
@@ -466,16 +493,17 @@ def row(spec, *, time_limit: float, random_starts: int, face_starts: int = 3, ga
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--variants", nargs="+", default=["vae-full", "vae-diag"], choices=["vae-full", "vae-diag"])
-    ap.add_argument("--d", nargs="+", type=int, default=[2])
-    ap.add_argument("--kappa", nargs="+", type=int, default=[3, 4])
-    ap.add_argument("--rows", nargs="+", default=["orthogonal", "gaussian"], choices=["orthogonal", "gaussian"])
-    ap.add_argument("--r", nargs="+", type=int, default=[1])
-    ap.add_argument("--n", nargs="+", type=int, default=[1, 2])
-    ap.add_argument("--seeds", nargs="+", type=int, default=[0])
+    ap.add_argument("--d", nargs="+", type=int)
+    ap.add_argument("--kappa", nargs="+", type=int)
+    ap.add_argument("--rows", nargs="+", choices=["orthogonal", "gaussian"])
+    ap.add_argument("--r", nargs="+", type=int)
+    ap.add_argument("--n", nargs="+", type=int)
+    ap.add_argument("--seeds", nargs="+", type=int)
     ap.add_argument("--gamma", type=float, default=GAMMA)
     ap.add_argument("--time-limit", type=float, default=300.0, help="seconds per landscape (default 300)")
     ap.add_argument("--random-starts", type=int, default=300, help="dense random starts (as many sparse ones)")
     ap.add_argument("--face-starts", type=int, default=3, help="starts per face, first minimised on that face")
+    ap.add_argument("--near-basic", type=int, default=10, help="starts around each basic / least-squares start")
     ap.add_argument("--out", default=str(ROOT / "bench" / "landscape_bruteforce.json"))
     args = ap.parse_args(argv)
     from bench.common import commit
@@ -486,7 +514,7 @@ def main(argv=None) -> None:
     t0 = time.perf_counter()
     for spec in grid(args):
         r = row(spec, time_limit=args.time_limit, random_starts=args.random_starts,
-                face_starts=args.face_starts, gamma=args.gamma)
+                face_starts=args.face_starts, near_basic=args.near_basic, gamma=args.gamma)
         out["rows"].append(r)
         print(json.dumps({k: r[k] for k in ("variant", "d", "kappa", "r", "n", "rows", "seed", "complete",
                                             "landscape_minima", "landscape_proved", "bf_minima", "missing",
