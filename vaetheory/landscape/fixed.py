@@ -23,11 +23,8 @@ import numpy as np
 from vaetheory.landscape import enclose
 from vaetheory.landscape.enclose import FaceData
 
-SPLIT_LOW = 1e-6  #: a side [0, h] splits at h·SPLIT_LOW: the slab [0, h·SPLIT_LOW] is nearly the lower face, decided
-#: in one sign test (∂E/∂ν_j there ≈ its value at ν_j = 0), and [h·SPLIT_LOW, h] is split in log scale
 THIN = 1e-12  #: a box whose every side is below THIN × its upper end (or a [0, h] side with h below THIN × the
 #: face's bound) is too thin to split further: unresolved
-ZERO_SIDE = 2.0  #: a side [0, h] splits like a side [a, 2a] (see `_split`)
 NEWTON_WIDTH = 0.5  #: relative width below which a surviving box gets a Newton polish and a Krawczyk test
 ROOT_INFLATE = 3.0  #: Krawczyk box around a Newton root: this many search-box widths on each side
 
@@ -200,6 +197,73 @@ def no_stationary_full(fd: FaceData, face: tuple[int, ...]) -> bool:
     return bool(val < 0)
 
 
+class LowRankData:
+    """S = XXᵀ split as S₁ + S₂ with S₁ = Σ_k x_k x_kᵀ of rank ρ (x_k = √λ_k v_k from a float eigendecomposition,
+    so S₁ is exactly positive semidefinite of rank ≤ ρ) and ε ≥ ‖S₂‖_F enclosed in Arb. ρ counts the eigenvalues of
+    S above RANK_RTOL × the largest: the float data of a rank-ρ X (X = ΦZ with r ≥ ρ active rows) carry rounding
+    in the other directions, which ε absorbs. Used by `no_local_min_by_rank` (computed once per run)."""
+
+    RANK_RTOL = 1e-10
+
+    def __init__(self, fd: FaceData):
+        flint = fd.flint
+        S = fd.X @ fd.X.T
+        w, V = np.linalg.eigh(S)
+        keep = w > self.RANK_RTOL * max(float(w[-1]), 0.0)
+        self.rho = int(keep.sum())
+        xs = V[:, keep] * np.sqrt(w[keep])
+        aS = fd.aX * fd.aX.transpose()
+        aS1 = flint.arb_mat(xs.tolist()) * flint.arb_mat(xs.T.tolist()) if self.rho else flint.arb_mat(fd.d, fd.d)
+        R = aS - aS1
+        e2 = flint.arb(0)
+        for row in R.tolist():
+            for v in row:
+                e2 += v * v
+        self.eps = enclose.up(enclose.upper_nonneg(e2).sqrt())
+
+
+def no_local_min_by_rank(fd: FaceData, face: tuple[int, ...], lr: LowRankData) -> str | None:
+    """Second-order exclusion of a whole face (docs/landscape.md, "Faces beyond the data's rank"): ``"none"`` when
+    no point in the relative interior of `face` is a local minimum, ``"no_strict"`` (L_full, the φ_jφ_jᵀ of the
+    face not proved independent) when none is a strict one, None when the test does not apply.
+
+    At a stationary point of the face let M = Σ⁻¹, ψ_j = M^½φ_j, and for δ ∈ R^F let D = Σ_j δ_j φ_jφ_jᵀ and
+    P = M^½DM^½ = Σ_j δ_j ψ_jψ_jᵀ. Along ν + tδ the second derivative is
+    L_full: 2 tr(P T P) − n tr(P²);  L_diag: 2 tr(P T P) − n Σ_j δ_j² a_j², a_j = c_j/(γ + ν_jc_j),
+    with T = M^½SM^½. Write S = S₁ + S₂ (`LowRankData`), t_k = M^½x_k. The map δ ↦ (Pt_1, …, Pt_ρ) lands in a space
+    of dimension dρ − ρ(ρ−1)/2 (t_iᵀPt_k = t_kᵀPt_i), so when |F| exceeds it some δ ≠ 0 has Pt_k = 0 for every k,
+    i.e. tr(P T₁ P) = 0, and tr(P T₂ P) ≤ (ε/γ) tr(P²) (‖M‖ ≤ 1/γ). Then
+    L_full: d²E ≤ (2ε/γ − n) tr(P²) < 0 when ε < nγ/2, unless P = 0, i.e. D = 0: then E is constant along δ
+    (not strict), which the φ_jφ_jᵀ being linearly independent rules out;
+    L_diag: ‖ψ_j‖² = φ_jᵀMφ_j ≤ min(c_j/γ, 1/ν_j) ≤ 2a_j, so tr(P²) ≤ (Σ_j 2|δ_j|a_j)² ≤ 4|F| Σ_j δ_j²a_j² and
+    d²E ≤ (8|F|ε/γ − n) Σ_j δ_j²a_j² < 0 when ε < nγ/(8|F|).
+    A local minimum with support exactly F is a local minimum on the face's relative interior, where every δ is
+    feasible both ways, so it needs d²E ≥ 0 along every δ (and a strict one no direction of constancy)."""
+    m, d, rho = len(face), fd.d, lr.rho
+    if m <= d * rho - rho * (rho - 1) // 2:
+        return None
+    n, g = fd.n, fd.gamma
+    if fd.covariance == "diag":
+        return "none" if lr.eps < n * g / (8 * m) * (1 - 1e-9) else None
+    if not lr.eps < n * g / 2 * (1 - 1e-9):
+        return None
+    return "none" if rank_ones_independent(fd, face) else "no_strict"
+
+
+def rank_ones_independent(fd: FaceData, face: tuple[int, ...]) -> bool:
+    """True when the matrices φ_jφ_jᵀ, j ∈ face, are provably linearly independent (Gram determinant > 0 in Arb)."""
+    d = fd.d
+    pairs = [(a, b) for a in range(d) for b in range(a, d)]
+    if len(face) > len(pairs):
+        return False
+    flint = fd.flint
+    R = flint.arb_mat(len(face), len(pairs))
+    for r, j in enumerate(face):
+        for c, (a, b) in enumerate(pairs):
+            R[r, c] = fd.aPhi[a, j] * fd.aPhi[b, j] * (1 if a == b else 2)
+    return bool((R * R.transpose()).det() > 0)
+
+
 def face_newton(fd: FaceData, face: tuple[int, ...], nu0: np.ndarray, steps: int = 40) -> np.ndarray | None:
     """Float64 Newton on the face gradient in log ν (so ν stays > 0); the root, or None without convergence."""
     F = list(face)
@@ -241,31 +305,35 @@ def face_newton(fd: FaceData, face: tuple[int, ...], nu0: np.ndarray, steps: int
     return out
 
 
-def _split(lo, hi, face, U):
-    """Two halves along the widest coordinate in log scale. A side [0, h] counts as a factor ZERO_SIDE: the sign
-    test's verdict there is that of ∂E/∂ν_j near ν_j = 0, which narrowing the *other* coordinates decides, so
-    those go first; cutting [0, h] at h·SPLIT_LOW explores ν_j → 0 geometrically."""
+def _split(lo, hi, face, U, tau):
+    """Two halves along the widest coordinate in the shifted log scale u_j = log(τ_j + ν_j), τ_j = SHIFT·γ/c_j.
+    ν_j enters the gradient only through ν_j s_j and ν_j c_j/γ (s_j ≤ c_j/γ), so a range of ν_j far below γ/c_j is
+    one cell whatever its ratio hi/lo: splitting it in plain log scale would grind through decades that change no
+    test's answer. Above γ/c_j the cut is geometric, as in plain log scale."""
     best, key = None, -1.0
     for j in face:
-        if lo[j] == 0:
-            k = math.log(ZERO_SIDE) if hi[j] > THIN * U[j] else -1.0
-        else:
-            k = math.log(hi[j] / lo[j]) if hi[j] > lo[j] * (1 + THIN) else -1.0
+        if hi[j] <= lo[j] * (1 + THIN) or (lo[j] == 0 and hi[j] <= THIN * U[j]):
+            continue
+        k = math.log((hi[j] + tau[j]) / (lo[j] + tau[j]))
         if k > key:
             best, key = j, k
-    if best is None or key < 0:
+    if best is None:
         return None
     j = best
-    if lo[j] == 0:
-        cut = hi[j] * SPLIT_LOW
-    elif hi[j] > 4 * lo[j]:
-        cut = math.sqrt(lo[j] * hi[j])
+    t = tau[j]
+    if hi[j] + t > 4 * (lo[j] + t):
+        cut = math.sqrt((lo[j] + t) * (hi[j] + t)) - t
     else:
+        cut = 0.5 * (lo[j] + hi[j])
+    if not lo[j] < cut < hi[j]:
         cut = 0.5 * (lo[j] + hi[j])
     a_hi, b_lo = hi.copy(), lo.copy()
     a_hi[j] = cut
     b_lo[j] = cut
     return (lo, a_hi), (b_lo, hi)
+
+
+SHIFT = 0.1  #: τ_j = SHIFT·γ/c_j: the scale below which ν_j hardly moves the gradient (see `_split`)
 
 
 CONTRACT_ROUNDS = 8  #: sign test + contraction repeated while a coordinate still shrinks by CONTRACT_GAIN
@@ -298,8 +366,9 @@ def _inside(lo, hi, root: FaceRoot, face) -> bool:
     return all(root.lo[j] <= lo[j] and hi[j] <= root.hi[j] for j in face)
 
 
-def _rel_width(lo, hi, face) -> float:
-    return max(((hi[j] - lo[j]) / hi[j]) if lo[j] > 0 else math.inf for j in face)
+def _rel_width(lo, hi, face, tau) -> float:
+    """Widest side relative to its shifted upper end (ν_j + τ_j, see `_split`)."""
+    return max((hi[j] - lo[j]) / (hi[j] + tau[j]) for j in face)
 
 
 def _slack(lo, hi, j, z) -> float:
@@ -348,7 +417,8 @@ def _root_box(nu, lo, hi, face, rel: float = 1e-9):
 
 
 def search_face(fd: FaceData, hook, face: tuple[int, ...], *, deadline: float | None = None,
-                max_boxes: int | None = None, basic: BasicSolutions | None = None) -> FaceOutcome:
+                max_boxes: int | None = None, basic: BasicSolutions | None = None,
+                lowrank: LowRankData | None = None) -> FaceOutcome:
     """Every KKT point of `face`, each isolated in a proved Krawczyk box and classified (or the face's unresolved
     remainder, with why)."""
     t0 = time.perf_counter()
@@ -364,12 +434,22 @@ def search_face(fd: FaceData, hook, face: tuple[int, ...], *, deadline: float | 
         out.discards["no_stationary_point"] = 1
         out.seconds = time.perf_counter() - t0
         return out
+    rank_rule = no_local_min_by_rank(fd, face, lowrank) if lowrank is not None else None
+    if rank_rule is not None:
+        out.discards["second_order_rank"] = 1
+        if rank_rule == "no_strict":
+            out.unresolved.append({"face": list(face), "why": "no strict local minimum here (second-order rule), "
+                                   "but the face's φ_jφ_jᵀ are not proved independent: non-strict minima on "
+                                   "segments of constant energy are not excluded"})
+        out.seconds = time.perf_counter() - t0
+        return out
     U = face_bounds(fd, face, basic)
     if isinstance(U, str):
         out.unresolved.append({"face": list(face), "why": U})
         out.seconds = time.perf_counter() - t0
         return out
     lo0 = np.zeros(fd.kappa)
+    tau = SHIFT * fd.gamma / np.sum(fd.Phi**2, axis=0)
     stack = [(lo0, U.copy())]
     while stack:
         if (deadline is not None and time.perf_counter() > deadline) or (max_boxes is not None
@@ -386,7 +466,7 @@ def search_face(fd: FaceData, hook, face: tuple[int, ...], *, deadline: float | 
         if why is not None:
             out.discards[why] = out.discards.get(why, 0) + 1
             continue
-        if _rel_width(lo, hi, face) <= NEWTON_WIDTH:
+        if _rel_width(lo, hi, face, tau) <= NEWTON_WIDTH:
             centre = np.where(np.isin(np.arange(fd.kappa), face), 0.5 * (lo + hi), 0.0)
             z = face_newton(fd, face, centre)
             near = z is not None and all(lo[j] - _slack(lo, hi, j, z) <= z[j] <= hi[j] + _slack(lo, hi, j, z)
@@ -408,7 +488,7 @@ def search_face(fd: FaceData, hook, face: tuple[int, ...], *, deadline: float | 
             if k.status == "none":
                 out.discards["krawczyk"] = out.discards.get("krawczyk", 0) + 1
                 continue
-        halves = _split(lo, hi, face, U)
+        halves = _split(lo, hi, face, U, tau)
         if halves is None:
             out.unresolved.append({"face": list(face), "why": "a surviving box is too thin to split (a degenerate "
                                    "or non-isolated stationary point, or one at the face's boundary)",

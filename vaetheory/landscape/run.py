@@ -146,6 +146,7 @@ def _run_fixed_at(problem, objective, cov, gamma, answer, result, deadline, max_
     hook = interval_hook(objective.variant)
     t = time.perf_counter()
     basic = fixed.BasicSolutions(fd)
+    lowrank = fixed.LowRankData(fd)
     timings["basic_solutions"] = time.perf_counter() - t
     t = time.perf_counter()
     faces = list(fixed.all_faces(problem.kappa))
@@ -155,7 +156,8 @@ def _run_fixed_at(problem, objective, cov, gamma, answer, result, deadline, max_
             result.unresolved.append({"why": f"time limit reached before {len(faces) - i} of {len(faces)} faces",
                                       "faces_left": len(faces) - i})
             break
-        out = fixed.search_face(fd, hook, face, deadline=deadline, max_boxes=max_boxes, basic=basic)
+        out = fixed.search_face(fd, hook, face, deadline=deadline, max_boxes=max_boxes, basic=basic,
+                                lowrank=lowrank)
         boxes += out.boxes
         for k, v in out.discards.items():
             discards[k] = discards.get(k, 0) + v
