@@ -272,6 +272,21 @@ def block_scales(objective: Objective, theta: np.ndarray) -> np.ndarray:
     return np.maximum(out, 1e-300)
 
 
+def own_scales(objective: Objective, theta: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(R, P): a nonneg coordinate's own |value| (at least ACTIVE_RTOL × its block scale `b`), a free one's `b`."""
+    return np.where(objective.layout.nonneg[None, :], np.maximum(np.abs(theta), ACTIVE_RTOL * b), b)
+
+
+def unfinished(objective: Objective, theta: np.ndarray, gamma: np.ndarray, tol: float = 1e-6) -> np.ndarray:
+    """(R,) points whose largest block-scaled gradient over the coordinates the Newton phase moves exceeds `tol`
+    relative to max(|E|, 1): the certificate's active stationarity test (`certify.numeric`, KKT_TOL = 1e-6) would
+    fail there."""
+    E, g, _ = objective.value_and_grad(theta, gamma, with_gamma=False)
+    b = block_scales(objective, theta)
+    held = objective.layout.nonneg[None] & (theta <= ACTIVE_RTOL * b) & (g > 0)
+    return np.where(held, 0.0, np.abs(g) * b).max(1) / np.maximum(np.abs(E), 1.0) > tol
+
+
 def free_counts(objective: Objective, theta: np.ndarray, gamma: np.ndarray) -> np.ndarray:
     """(R,) number of coordinates the Newton phase would move (all but nonneg ones at ~0 with positive gradient)."""
     _, g, _ = objective.value_and_grad(theta, gamma, with_gamma=False)
@@ -353,7 +368,7 @@ def _trust_region_cg_step(objective: Objective, th: np.ndarray, ga: np.ndarray, 
 
 @blas_single_threaded
 def projected_newton(objective: Objective, theta: np.ndarray, gamma: np.ndarray, *, max_iter: int = 50,
-                     tol: float = 1e-12, gamma_floor: float | None = None
+                     tol: float = 1e-12, gamma_floor: float | None = None, own_scale: bool = False
                      ) -> tuple[np.ndarray, int] | tuple[np.ndarray, np.ndarray, int]:
     """Batched projected Newton (Bertsekas 1982) on the bound-constrained problem, globalised by Levenberg–Marquardt
     damping (a trust region in the scaled coordinates), with per-point convergence.
@@ -375,6 +390,9 @@ def projected_newton(objective: Objective, theta: np.ndarray, gamma: np.ndarray,
     floor while ∂E/∂γ > 0 there, free otherwise; the Hessian is taken jointly over (θ_free, γ) (γ row and column
     from `gamma_derivatives`), scaled by γ, and γ moves by at most a factor 10 per step. Returns (θ, γ, iterations)
     in that case.
+
+    own_scale: scale each nonneg coordinate by its own value (`own_scales`) instead of its block's largest, for
+    the points the block-scaled phase leaves stuck (`minimise`).
     """
     learn = gamma_floor is not None
     nonneg_all = objective.layout.nonneg[None, :]
@@ -406,6 +424,8 @@ def projected_newton(objective: Objective, theta: np.ndarray, gamma: np.ndarray,
         if not (np.all(np.isfinite(E)) and np.all(np.isfinite(g))):
             raise FloatingPointError(f"variant {objective.variant.name!r}: non-finite energy or gradient in the search")
         b = block_scales(objective, th)
+        if own_scale:
+            b = own_scales(objective, th, b)
         held = nonneg_all & (th <= ACTIVE_RTOL * b) & (g > 0)  # same rule as free_counts
         free = ~held
         scaled = np.where(free, np.abs(g) * b, 0.0).max(1) / np.maximum(np.abs(E), 1.0)
@@ -563,6 +583,35 @@ def _same_points(objective: Objective, theta: np.ndarray, gamma: np.ndarray, rto
     return np.argmax(close, axis=1)  # the first close row (a row is close to itself); never chained
 
 
+def _unstick(objective: Objective, theta: np.ndarray, gamma: np.ndarray, steps: int, tol: float,
+             gamma_floor: float | None) -> tuple[np.ndarray, np.ndarray]:
+    """Points the Newton phase left short of stationarity (`unfinished`) get a second Newton phase with each
+    coordinate at its own scale (`own_scales`), then the usual one; kept where the energy did not increase. At
+    d = 100, κ = 200, r = 60 the block-scaled phase stops at points (about 90 active columns) where a coordinate at
+    1e-6 of its block's scale has a scaled gradient of up to 1e2 and no damping gives a decrease, while a step of
+    that coordinate alone lowers E by 1e-2; at its own scale the step is taken."""
+    stuck = np.flatnonzero(unfinished(objective, theta, gamma))
+    if not len(stuck):
+        return theta, gamma
+    th, ga = theta[stuck], gamma[stuck]
+    try:
+        if gamma_floor is None:
+            th, _ = projected_newton(objective, th, ga, max_iter=steps, tol=tol, own_scale=True)
+            th, _ = projected_newton(objective, th, ga, max_iter=steps, tol=tol)
+        else:
+            th, ga, _ = projected_newton(objective, th, ga, max_iter=2 * steps, gamma_floor=gamma_floor,
+                                         own_scale=True)
+            th, ga, _ = projected_newton(objective, th, ga, max_iter=2 * steps, gamma_floor=gamma_floor)
+        E0, _, _ = objective.value_and_grad(theta[stuck], gamma[stuck], with_gamma=False)
+        E1, _, _ = objective.value_and_grad(th, ga, with_gamma=False)
+    except FloatingPointError:  # the second phase left the domain: keep the first phase's points
+        return theta, gamma
+    keep = np.isfinite(E1) & (E1 <= E0)
+    theta, gamma = theta.copy(), gamma.copy()
+    theta[stuck[keep]], gamma[stuck[keep]] = th[keep], ga[keep]
+    return theta, gamma
+
+
 def _anneal(objective: Objective, theta: np.ndarray, gamma_end: np.ndarray, *, pgtol: float,
             newton_steps: int) -> np.ndarray:
     """γ-continuation: minimise θ at fixed γ along a decreasing schedule, from ANNEAL_HIGH × the data scale down
@@ -579,7 +628,8 @@ def _anneal(objective: Objective, theta: np.ndarray, gamma_end: np.ndarray, *, p
                 theta = fp.theta
                 continue
         res = minimise(objective, Starts(theta, ("continued",) * len(theta), (None,) * len(theta)), g_k,
-                       maxiter=ANNEAL_LBFGS, pgtol=pgtol, newton_steps=newton_steps, newton_tol=ANNEAL_NEWTON_TOL)
+                       maxiter=ANNEAL_LBFGS, pgtol=pgtol, newton_steps=newton_steps, newton_tol=ANNEAL_NEWTON_TOL,
+                       unstick=False)
         theta = res.theta
     return theta
 
@@ -587,7 +637,8 @@ def _anneal(objective: Objective, theta: np.ndarray, gamma_end: np.ndarray, *, p
 @blas_single_threaded
 def minimise(objective: Objective, starts: Starts, gamma: float | np.ndarray, *, learn_gamma: bool = False,
              gamma_floor: float | None = None, maxiter: int = 20000, pgtol: float = 1e-10,
-             newton_steps: int = 100, newton_tol: float = 1e-12, fixed_point: bool | None = None) -> SearchResult:
+             newton_steps: int = 100, newton_tol: float = 1e-12, fixed_point: bool | None = None,
+             unstick: bool = True) -> SearchResult:
     """Minimise from every start at once.
 
     gamma: fixed γ, scalar or per start (R,); with `learn_gamma`, the starting γ (overridden per row by
@@ -597,7 +648,10 @@ def minimise(objective: Objective, starts: Starts, gamma: float | np.ndarray, *,
 
     fixed_point: run the variant's ``fixed_point_batch`` hook (`vaetheory.search.fixed_point`) on every start in
     place of the L-BFGS stages (which then run only if more coordinates stay free than the Newton phase takes);
-    default: whenever the variant has the hook."""
+    default: whenever the variant has the hook.
+
+    unstick: points the Newton phase leaves short of stationarity get a second one at their own scales
+    (`_unstick`; off for the intermediate stages of a continuation)."""
     t0 = time.perf_counter()
     theta0 = starts.theta
     R, P = theta0.shape
@@ -712,6 +766,8 @@ def minimise(objective: Objective, starts: Starts, gamma: float | np.ndarray, *,
         else:
             th_u, newton_iters = projected_newton(objective, th_u, ga_u, max_iter=newton_steps, tol=newton_tol)
         theta, gam = th_u[back], ga_u[back]
+        if unstick:
+            theta, gam = _unstick(objective, theta, gam, newton_steps, newton_tol, floor if learn_gamma else None)
     E, _, _ = objective.value_and_grad(theta, gam, with_gamma=False)
     return SearchResult(theta, gam, E, starts, nit, newton_iters, message,
                         "learned" if learn_gamma else "fixed", time.perf_counter() - t0)
