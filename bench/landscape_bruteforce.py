@@ -41,7 +41,9 @@ For every problem of the grid (vae-full / vae-diag, d, κ, r, n, rows, seed; γ 
 
 A brute-force minimum is *on the list* when the landscape lists a minimum with the same support whose proof box
 (expanded by 1e-6 relative) holds it, or whose ν is within 1e-6 (relative to its largest entry) of it.
-Per problem: `complete`, landscape minima (and how many are proved, both the landscape's proof and the point proof),
+Per problem: `complete`, landscape minima (`landscape_proved`: how many carry a proved landscape proof;
+`point_proved`: how many also have a proved standard point proof — `prove_point` does not prove ν = 0, so a
+problem whose only minimum is ν = 0, tiny X, shows 0 there),
 brute-force minima, `missing` (brute-force minima not on the list: when `complete`, any one is a soundness bug;
 when not complete, those whose support is an unresolved face, or with a global unresolved item, are counted as
 `missing_in_unresolved` instead), `extra` (listed minima the brute force never reached), seconds of each method and
@@ -470,12 +472,13 @@ def row(spec, *, time_limit: float, random_starts: int, face_starts: int = 3, ne
     res = run_landscape(problem, get_variant(v), gamma=gamma, time_limit=time_limit)
     t_land = time.perf_counter() - t0
     cmp = compare(bf, res)
-    proved = sum((m.proof or {}).get("status") == "proved" and (m.point_proof or {}).get("status") == "proved"
-                 for m in res.minima)
+    proved = sum((m.proof or {}).get("status") == "proved" for m in res.minima)
+    point_proved = sum((m.point_proof or {}).get("status") == "proved" for m in res.minima)
     verdict = "MISSING" if cmp["missing"] else "LISTED_NOT_MIN" if cmp["listed_not_float_min"] else (
         "agree" if res.complete else "incomplete")
     return {"variant": v, "d": d, "kappa": kappa, "r": r, "n": n, "rows": rows, "seed": seed, "gamma": gamma,
             "complete": res.complete, "landscape_minima": len(res.minima), "landscape_proved": proved,
+            "point_proved": point_proved,
             "landscape_minima_list": [[m.support, m.verdict] for m in res.minima],
             "landscape_saddles": len(res.saddles), "unresolved": len(res.unresolved),
             "unresolved_face_sizes": sorted({len(u["face"]) for u in res.unresolved if "face" in u}),
@@ -517,7 +520,8 @@ def main(argv=None) -> None:
                 face_starts=args.face_starts, near_basic=args.near_basic, gamma=args.gamma)
         out["rows"].append(r)
         print(json.dumps({k: r[k] for k in ("variant", "d", "kappa", "r", "n", "rows", "seed", "complete",
-                                            "landscape_minima", "landscape_proved", "bf_minima", "missing",
+                                            "landscape_minima", "landscape_proved", "point_proved", "bf_minima",
+                                            "missing",
                                             "missing_in_unresolved", "extra", "verdict", "seconds_bruteforce",
                                             "seconds_landscape")}), flush=True)
     out["seconds"] = round(time.perf_counter() - t0, 1)
