@@ -416,6 +416,23 @@ def _root_box(nu, lo, hi, face, rel: float = 1e-9):
     return rlo, rhi
 
 
+def _classify_tighter(hook, fd: FaceData, face, z, rlo, rhi, kind, info):
+    """A root box wide enough to swallow its neighbours (no cluster effect) can be too wide to classify: an
+    inactive gradient of relative size 1e-2 at the root still has an enclosure holding 0 over it. The box holds
+    exactly one stationary point of the face, so if a narrower box inside it also holds one (Krawczyk), that is
+    the same point: classify it there. The wide box stays the root's box (it is what drops search boxes)."""
+    for rel in ROOT_RELATIVE:
+        tlo, thi = np.zeros_like(z), np.zeros_like(z)
+        for j in face:
+            tlo[j], thi[j] = max(z[j] * (1 - rel), rlo[j]), min(z[j] * (1 + rel), rhi[j])
+        if enclose.krawczyk(hook, fd, face, tlo, thi, z).status != "unique":
+            continue
+        k2, i2 = enclose.classify_root_box(hook, fd, face, tlo, thi)
+        if k2 != "degenerate":
+            return k2, i2 | {"classified_on": {"lo": tlo[list(face)].tolist(), "hi": thi[list(face)].tolist()}}
+    return kind, info
+
+
 def search_face(fd: FaceData, hook, face: tuple[int, ...], *, deadline: float | None = None,
                 max_boxes: int | None = None, basic: BasicSolutions | None = None,
                 lowrank: LowRankData | None = None) -> FaceOutcome:
@@ -481,6 +498,8 @@ def search_face(fd: FaceData, hook, face: tuple[int, ...], *, deadline: float | 
                         break
                 if k.status == "unique":
                     kind, info = enclose.classify_root_box(hook, fd, face, rlo, rhi)
+                    if kind == "degenerate":
+                        kind, info = _classify_tighter(hook, fd, face, z, rlo, rhi, kind, info)
                     out.roots.append(FaceRoot(face, kind, z, rlo, rhi, info | {"krawczyk_ratio": k.ratio}))
                     if _inside(lo, hi, out.roots[-1], face):
                         continue

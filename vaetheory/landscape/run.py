@@ -69,7 +69,8 @@ def _box_proof(root: fixed.FaceRoot, seconds: float) -> dict:
                  min_inactive_grad_lower=root.info.get("min_inactive_grad_lower"), seconds=seconds,
                  center=tuple(repr(float(v)) for v in root.nu[face]),
                  extra={"box_lo": root.lo[face].tolist(), "box_hi": root.hi[face].tolist(),
-                        "krawczyk_ratio": root.info.get("krawczyk_ratio")}).to_dict()
+                        "krawczyk_ratio": root.info.get("krawczyk_ratio"),
+                        "classified_on": root.info.get("classified_on")}).to_dict()
 
 
 def run_landscape(problem: Problem, variant: Variant, *, gamma: float | None = None, learn_gamma_limit: bool = False,
