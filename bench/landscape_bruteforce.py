@@ -1,11 +1,15 @@
 """Independent brute-force referee for complete landscapes (issue 21, first "done when" bullet).
 
-    nice -n 10 python bench/landscape_bruteforce.py            # the default grid (see `seconds` in the JSON)
+    nice -n 10 python bench/landscape_bruteforce.py            # the default grid: 60 problems, ≈ 4 min (219 s
+                                                               # at load 2-4 on 2 cores); bench/landscape_bruteforce.json
     nice -n 10 python bench/landscape_bruteforce.py --d 3 --kappa 4 6 8 --r 1 2 --n 1 --out /tmp/d3.json
                         # one product grid: flags not given take the first default grid's values (d = 2 ones)
     nice -n 10 python bench/landscape_bruteforce.py --variants vae-full vae-diag --d 2 3 4 --kappa 4 6 8 \\
         --rows orthogonal gaussian --r 1 2 --n 1 2 3 --seeds 0 1 2 --time-limit 300 --out /tmp/bf_full.json
                                                                  # the whole issue-21 grid (hours: ≤ 300 s/landscape)
+
+Cost per problem: the brute force 1-10 s at d ≤ 3, κ ≤ 6 (≈ 1,000-1,300 starts), 5-35 s at d = 3-4, κ = 8
+(≈ 3,400 starts); the landscape from 0.01 s (d = 2) to minutes (d ≥ 3, vae-diag) — see each row's seconds.
 
 Default grid (DEFAULT_GRIDS): vae-full and vae-diag on d = 2, κ ∈ {3, 4, 6}, orthogonal and Gaussian rows, r = 1,
 n ∈ {1, 2}, seeds 0-1 (48 problems), and d = 3, κ ∈ {4, 6}, r ∈ {1, 2}, n = 1, seed 0 (12 problems).
