@@ -1,7 +1,7 @@
 """Independent brute-force referee for complete landscapes (issue 21, first "done when" bullet).
 
     nice -n 10 python bench/landscape_bruteforce.py            # the default grid: 60 problems, ≈ 4 min (219 s
-                                                               # at load 2-4 on 2 cores); bench/landscape_bruteforce.json
+                                                               # at load 2-4 on 2 cores), into the JSON below
     nice -n 10 python bench/landscape_bruteforce.py --d 3 --kappa 4 6 8 --r 1 2 --n 1 --out /tmp/d3.json
                         # one product grid: flags not given take the first default grid's values (d = 2 ones)
     nice -n 10 python bench/landscape_bruteforce.py --variants vae-full vae-diag --d 2 3 4 --kappa 4 6 8 \\
