@@ -264,9 +264,20 @@ def rank_ones_independent(fd: FaceData, face: tuple[int, ...]) -> bool:
     return bool((R * R.transpose()).det() > 0)
 
 
-def face_newton(fd: FaceData, face: tuple[int, ...], nu0: np.ndarray, steps: int = 40) -> np.ndarray | None:
-    """Float64 Newton on the face gradient in log ν (so ν stays > 0); the root, or None without convergence."""
+NEWTON_LEAVE = 3.0  #: a Newton iterate more than this far (in log(τ + ν)) outside the box it started from, after
+#: NEWTON_PATIENCE steps, is abandoned: a root found there would not be tried for this box anyway (`_slack`)
+NEWTON_PATIENCE = 4
+
+
+def face_newton(fd: FaceData, face: tuple[int, ...], nu0: np.ndarray, steps: int = 40,
+                box: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray | None:
+    """Float64 Newton on the face gradient in log ν (so ν stays > 0); the root, or None without convergence (or,
+    given the `box` it started in, when the iterate wanders far from it)."""
     F = list(face)
+    if box is not None:
+        tau_F = SHIFT * fd.gamma / (fd.Phi[:, F] ** 2).sum(0)
+        far_lo = np.log(box[0][F] + tau_F) - NEWTON_LEAVE
+        far_hi = np.log(box[1][F] + tau_F) + NEWTON_LEAVE
     Phi, X, g0, n = fd.Phi, fd.X, fd.gamma, fd.n
     PF = Phi[:, F]
     c = (PF**2).sum(0)
@@ -296,6 +307,10 @@ def face_newton(fd: FaceData, face: tuple[int, ...], nu0: np.ndarray, steps: int
         step = np.clip(step, -2.0, 2.0)
         u = u - step
         last = float(np.max(np.abs(step)))
+        if box is not None and _ > NEWTON_PATIENCE:
+            w = np.log(np.exp(u) + tau_F)
+            if np.any(w < far_lo) or np.any(w > far_hi):
+                return None
         if last < 1e-13:
             break
     if not last < 1e-8:  # at small γ float noise keeps the last steps near 1e-12: Krawczyk decides whether the
@@ -333,7 +348,7 @@ def _split(lo, hi, face, U, tau):
     return (lo, a_hi), (b_lo, hi)
 
 
-SHIFT = 0.1  #: τ_j = SHIFT·γ/c_j: the scale below which ν_j hardly moves the gradient (see `_split`)
+SHIFT = enclose.SHIFT  #: τ_j = SHIFT·γ/c_j: the scale below which ν_j hardly moves the gradient (see `_split`)
 
 
 CONTRACT_ROUNDS = 8  #: sign test + contraction repeated while a coordinate still shrinks by CONTRACT_GAIN
@@ -484,8 +499,9 @@ def search_face(fd: FaceData, hook, face: tuple[int, ...], *, deadline: float | 
             out.discards[why] = out.discards.get(why, 0) + 1
             continue
         if _rel_width(lo, hi, face, tau) <= NEWTON_WIDTH:
-            centre = np.where(np.isin(np.arange(fd.kappa), face), 0.5 * (lo + hi), 0.0)
-            z = face_newton(fd, face, centre)
+            centre = np.zeros(fd.kappa)
+            centre[list(face)] = 0.5 * (lo[list(face)] + hi[list(face)])
+            z = face_newton(fd, face, centre, box=(lo, hi))
             near = z is not None and all(lo[j] - _slack(lo, hi, j, z) <= z[j] <= hi[j] + _slack(lo, hi, j, z)
                                          for j in face)
             known = near and any(all(r.lo[j] <= z[j] <= r.hi[j] for j in face) for r in out.roots)
