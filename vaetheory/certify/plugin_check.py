@@ -15,7 +15,8 @@
    ``Objective.active_hessian`` under ``vmap``) on a batch of four points, agreeing with plain autograd on
    energies, gradients and Hessians (some torch ops have wrong batching rules for Hessian-vector products);
 7. the optional closed-form hook ``value_and_grad_batch``, when present, agreeing with autograd of ``energy`` on
-   energies, gradients and (γ learnable) ∂E/∂γ (`hook_disagreement`).
+   energies, gradients and (γ learnable) ∂E/∂γ (`hook_disagreement`); with γ learnable, the optional
+   ``gamma_curvature_batch`` likewise, second derivatives in γ included (`curvature_disagreement`).
 
 Everything runs on a tiny generated problem (d=6, κ=12, r=2, n=4) unless one is given: well under a second.
 """
@@ -254,19 +255,55 @@ def hook_disagreement(objective, theta: np.ndarray, gamma: np.ndarray, *, with_g
     return None
 
 
+def curvature_disagreement(objective, theta: np.ndarray, gamma: np.ndarray) -> tuple[str, float] | None:
+    """Where the variant's ``gamma_curvature_batch`` hook (`Objective.gamma_curvature`) and plain autograd of its
+    ``energy`` (second order, point by point) disagree: (what, relative error) as in `hook_disagreement`."""
+    got = objective.gamma_curvature(theta, gamma)
+    ref = [[] for _ in range(5)]
+    for th, ga in zip(theta, gamma):  # a handful of points
+        t = torch.tensor(th, dtype=torch.float64, requires_grad=True)
+        g = torch.tensor(float(ga), dtype=torch.float64, requires_grad=True)
+        E = objective._energy(t, g)
+        g_t, g_g = torch.autograd.grad(E, (t, g), create_graph=True)
+        h_t, h_g = torch.autograd.grad(g_g, (t, g), allow_unused=True)
+        h_t = torch.zeros_like(t) if h_t is None else h_t
+        h_g = torch.zeros_like(g) if h_g is None else h_g
+        for k, v in enumerate((E, g_t, g_g, h_t, h_g)):
+            ref[k].append(np.atleast_1d(v.detach().numpy()))
+    names = ("energy", "gradient", "gamma derivative", "mixed second derivative", "second gamma derivative")
+    for what, hook, r in zip(names, got, ref):
+        hook, r = np.asarray(hook, dtype=float).reshape(len(theta), -1), np.array(r)
+        scale = np.maximum(np.abs(r).max(axis=1), 1.0)
+        err = np.where(np.isfinite(hook), np.abs(hook - r), np.inf).max(axis=1) / scale
+        if not np.all(err <= HOOK_RTOL):
+            return what, float(err.max())
+    return None
+
+
 def hook_problems(objective, theta: np.ndarray, gamma: np.ndarray) -> list[str]:
     """The optional ``value_and_grad_batch`` hook compared with autograd (`hook_disagreement`), in γ too when γ is
-    learnable; [] without a hook."""
+    learnable, and the optional ``gamma_curvature_batch`` hook (γ learnable: `curvature_disagreement`); [] without
+    hooks."""
+    out = []
+    if objective.has_closed_form_gamma_curvature and objective.variant.gamma.learnable:
+        try:
+            found = curvature_disagreement(objective, theta, gamma)
+        except Exception as exc:
+            found = None
+            out.append(f"gamma_curvature_batch raised {one_line(exc)}")
+        if found is not None:
+            out.append(f"gamma_curvature_batch: its {found[0]} differs from autograd of energy (max relative error "
+                       f"{found[1]:.3g}); a wrong closed form would steer the search and the certificate")
     if not objective.has_closed_form_gradient:
-        return []
+        return out
     try:
         found = hook_disagreement(objective, theta, gamma, with_gamma=bool(objective.variant.gamma.learnable))
     except Exception as exc:
-        return [f"value_and_grad_batch raised {one_line(exc)}"]
+        return out + [f"value_and_grad_batch raised {one_line(exc)}"]
     if found is None:
-        return []
+        return out
     what, err = found
-    return [f"value_and_grad_batch: its {what} differs from autograd of energy (max relative error {err:.3g}); "
+    return out + [f"value_and_grad_batch: its {what} differs from autograd of energy (max relative error {err:.3g}); "
             "a wrong closed form would steer the search to wrong points"]
 
 

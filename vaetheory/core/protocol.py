@@ -25,6 +25,11 @@ Conventions the machinery relies on
   ``{name: (B, *shape)}`` and ∂E/∂γ (B,) (None allowed when ``with_gamma`` is False). Used by the search and
   certificates instead of vmap of autograd, and differentiated once more by reverse-mode autograd for
   Hessian-vector products and the γ curvature; the import checker compares it with autograd of ``energy`` (docs/variants.md).
+* Optional: ``gamma_curvature_batch(params, Phi, X, gamma) -> (E, grads, dE_dgamma, d2E_dparams_dgamma,
+  d2E_dgamma2)``, closed-form first derivatives and the second derivatives in γ for a batch (``params``
+  ``{name: (B, *shape)}`` tensors, ``gamma`` (B,); the mixed ones ``{name: (B, *shape)}``): with γ learned, the
+  Newton phase and the certificate use it instead of a reverse pass through ``value_and_grad_batch`` (the import
+  checker compares it with autograd of ``energy``).
 * Optional: ``fixed_point_batch(params, Phi, X, gamma, gamma_floor, safe) -> (E, new_params, new_gamma)``, a
   fixed-point or majorise–minimise update for a batch (M-SBL's for vae-full): ``params`` ``{name: (B, *shape)}``
   tensors, ``gamma`` (B,); ``gamma_floor`` None at fixed γ (return ``gamma`` unchanged), else a float: γ is learned

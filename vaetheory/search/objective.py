@@ -59,6 +59,7 @@ class Objective:
             lambda th, g: closed(self.layout.unpack(th), self.Phi, self.X, g))
         self._canonical = closed_form_hook(variant, "canonical")
         self._fixed_point = closed_form_hook(variant, "fixed_point_batch")
+        self._curv_hook = closed_form_hook(variant, "gamma_curvature_batch")
         at = closed_form_hook(variant, "hessian_at")
         self._hess_at = None if at is None else vmap(
             lambda th, g, idx: at(self.layout.unpack(th), self.Phi, self.X, g, idx))
@@ -148,12 +149,34 @@ class Objective:
         E1, _, _ = self.value_and_grad(new, gamma, with_gamma=False)
         return np.where((np.isfinite(E1) & (E1 <= E0))[:, None], new, theta)
 
+    @property
+    def has_closed_form_gamma_curvature(self) -> bool:
+        """Whether `gamma_curvature` uses the variant's ``gamma_curvature_batch`` hook."""
+        return self._curv_hook is not None
+
     @single_threaded
     def gamma_curvature(self, theta: np.ndarray, gamma: np.ndarray
                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """E (B,), ∂E/∂θ (B, P), ∂E/∂γ (B,), ∂²E/∂θ∂γ (B, P) and ∂²E/∂γ² (B,) through the closed-form hook: one
-        reverse pass of Σ_b ∂E_b/∂γ_b in (θ, γ) gives both second derivatives (the points are independent), without
-        torch.func (whose first use imports torch._dynamo)."""
+        """E (B,), ∂E/∂θ (B, P), ∂E/∂γ (B,), ∂²E/∂θ∂γ (B, P) and ∂²E/∂γ² (B,): the variant's closed-form
+        ``gamma_curvature_batch`` hook when it has one (the collapsed VAEs), else `autograd_gamma_curvature`."""
+        if self._curv_hook is None or not len(theta):
+            return self.autograd_gamma_curvature(theta, gamma)
+        B = len(theta)
+        th = self._t(theta)
+        params = {n: th[:, self.layout.offsets[i]:self.layout.offsets[i + 1]].reshape(B, *s)
+                  for i, (n, s) in enumerate(zip(self.layout.names, self.layout.shapes))}
+        with self._evaluating():
+            E, grads, g_ga, h_th, h_ga = self._curv_hook(params, self.Phi, self.X, self._t(gamma))
+            g_th = torch.cat([grads[n].reshape(B, -1) for n in self.layout.names], dim=1)
+            h_thga = torch.cat([h_th[n].reshape(B, -1) for n in self.layout.names], dim=1)
+        return tuple(a.numpy() for a in (E, g_th, g_ga, h_thga, h_ga))
+
+    @single_threaded
+    def autograd_gamma_curvature(self, theta: np.ndarray, gamma: np.ndarray
+                                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """`gamma_curvature` through the ``value_and_grad_batch`` hook by autograd: one reverse pass of
+        Σ_b ∂E_b/∂γ_b in (θ, γ) gives both second derivatives (the points are independent), without torch.func
+        (whose first use imports torch._dynamo)."""
         th = self._t(theta).requires_grad_(True)
         ga = self._t(gamma).requires_grad_(True)
         with self._evaluating(), torch.enable_grad():

@@ -90,6 +90,13 @@ class CollapsedVAE:
                                                     with_gamma=with_gamma)
         return E, {"nu": g_nu}, g_gamma
 
+    def gamma_curvature_batch(self, params, Phi, X, gamma):  # optional hook: closed-form γ derivatives, batched
+        from vaetheory.variants.closed_forms import collapsed_gamma_curvature
+
+        E, g_nu, g_gamma, h_nu_gamma, h_gamma = collapsed_gamma_curvature(Phi, X, params["nu"], gamma,
+                                                                          self.covariance)
+        return E, {"nu": g_nu}, g_gamma, {"nu": h_nu_gamma}, h_gamma
+
     def fixed_point_batch(self, params, Phi, X, gamma, gamma_floor, safe):  # optional hook: M-SBL-type updates
         from vaetheory.variants.fixed_points import collapsed_fixed_point
 

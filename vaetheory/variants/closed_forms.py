@@ -27,7 +27,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-__all__ = ["collapsed_value_and_grad", "split_sign_value_and_grad"]
+__all__ = ["collapsed_gamma_curvature", "collapsed_value_and_grad", "split_sign_value_and_grad"]
 
 
 def collapsed_value_and_grad(Phi: Tensor, X: Tensor, nu: Tensor, gamma: Tensor, covariance: str, *,
@@ -69,6 +69,59 @@ def collapsed_value_and_grad(Phi: Tensor, X: Tensor, nu: Tensor, gamma: Tensor, 
     if with_gamma:
         g_gamma = noise_factor * g_gamma
     return E, g_nu, g_gamma
+
+
+def collapsed_gamma_curvature(Phi: Tensor, X: Tensor, nu: Tensor, gamma: Tensor, covariance: str
+                              ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+    """E (B,), ∂E/∂ν (B, κ), ∂E/∂γ (B,), ∂²E/∂ν∂γ (B, κ) and ∂²E/∂γ² (B,) of L_full / L_diag (covariance "full"
+    or "diag") in closed form, for ν (B, κ) and γ (B,): the optional hook ``gamma_curvature_batch``, in place of a
+    reverse pass through `collapsed_value_and_grad` (the Newton phase and the certificate with γ learned).
+
+    With S = γI + ΦΓΦᵀ = LLᵀ, Wφ = L⁻¹Φ, Y = L⁻¹X, Z = S⁻¹X = L⁻ᵀY, V = S⁻¹Φ = L⁻ᵀWφ, Bm = ΦᵀZ and ∂S⁻¹/∂γ = −S⁻²:
+
+        ∂/∂γ tr(XᵀS⁻¹X) = −‖Z‖²_F,               ∂²/∂γ² = 2 tr(XᵀS⁻³X) = 2‖L⁻¹Z‖²_F,
+        ∂/∂ν_j tr(XᵀS⁻¹X) = −‖Bm_j‖²,             ∂²/∂ν_j∂γ = 2 Σ_k Bm_jk (VᵀZ)_jk,
+        full:  ∂/∂γ n log|S| = n tr S⁻¹,  ∂²/∂γ² = −n ‖S⁻¹‖²_F,  ∂/∂ν_j = n ‖Wφ_j‖²,  ∂²/∂ν_j∂γ = −n ‖V_j‖²;
+        diag (t_j = γ + ν_j c_j):  ∂/∂γ = n Σ_j 1/t_j + n(d − κ)/γ,  ∂²/∂γ² = −n Σ_j 1/t_j² − n(d − κ)/γ²,
+                                   ∂/∂ν_j = n c_j/t_j,  ∂²/∂ν_j∂γ = −n c_j/t_j².
+
+    Checked against autograd of the energy in tests/test_closed_forms.py (and a wrong form fails there)."""
+    d, kappa = Phi.shape
+    n = X.shape[1]
+    B = nu.shape[0]
+    eye = torch.eye(d, dtype=Phi.dtype)
+    S = (Phi * nu[:, None, :]) @ Phi.T + gamma[:, None, None] * eye
+    L = torch.linalg.cholesky(S)
+    W = torch.linalg.solve_triangular(L, torch.cat([Phi, X], 1).expand(B, d, kappa + n), upper=False)
+    Lt = L.transpose(1, 2)
+    VZ = torch.linalg.solve_triangular(Lt, W, upper=True)  # [S⁻¹Φ | S⁻¹X]
+    Wp, Y = W[:, :, :kappa], W[:, :, kappa:]
+    V, Z = VZ[:, :, :kappa], VZ[:, :, kappa:]
+    Bm = Phi.T @ Z  # (B, κ, n)
+    LZ = torch.linalg.solve_triangular(L, Z, upper=False)  # L⁻¹ S⁻¹ X
+    E = (Y * Y).sum((1, 2))
+    g_nu = -(Bm * Bm).sum(2)
+    g_gamma = -(Z * Z).sum((1, 2))
+    h_nu_gamma = 2 * (Bm * (V.transpose(1, 2) @ Z)).sum(2)
+    h_gamma = 2 * (LZ * LZ).sum((1, 2))
+    if covariance == "full":
+        Sinv = torch.cholesky_inverse(L)
+        E = E + 2 * n * torch.log(torch.diagonal(L, dim1=1, dim2=2)).sum(1)
+        g_nu = g_nu + n * (Wp * Wp).sum(1)
+        g_gamma = g_gamma + n * torch.diagonal(Sinv, dim1=1, dim2=2).sum(1)
+        h_nu_gamma = h_nu_gamma - n * (V * V).sum(1)
+        h_gamma = h_gamma - n * (Sinv * Sinv).sum((1, 2))
+    elif covariance == "diag":
+        c = (Phi * Phi).sum(0)
+        t = gamma[:, None] + nu * c
+        E = E + n * torch.log(t).sum(1) + n * (d - kappa) * torch.log(gamma)
+        g_nu = g_nu + n * c / t
+        g_gamma = g_gamma + n * (1 / t).sum(1) + n * (d - kappa) / gamma
+        h_nu_gamma = h_nu_gamma - n * c / t**2
+        h_gamma = h_gamma - n * (1 / t**2).sum(1) - n * (d - kappa) / gamma**2
+    else:
+        raise ValueError(f"covariance must be 'full' or 'diag', got {covariance!r}")
+    return E, g_nu, g_gamma, h_nu_gamma, h_gamma
 
 
 def split_sign_value_and_grad(Phi: Tensor, X: Tensor, w: Tensor, Mp: Tensor, Mm: Tensor, gamma: Tensor, *,
