@@ -221,11 +221,12 @@ def gamma_scale(objective: Objective, gamma: np.ndarray) -> np.ndarray:
 
 def gamma_derivatives(objective: Objective, theta: np.ndarray, gamma: np.ndarray
                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Energy (B,), ∂E/∂θ (B, P), ∂E/∂γ (B,), the mixed second derivatives ∂²E/∂θ∂γ (B, P) and ∂²E/∂γ² (B,): by
-    reverse mode through the closed-form hook when the variant has one (`Objective.gamma_curvature`), else by one
+    """Energy (B,), ∂E/∂θ (B, P), ∂E/∂γ (B,), the mixed second derivatives ∂²E/∂θ∂γ (B, P) and ∂²E/∂γ² (B,): in
+    closed form when the variant has the ``gamma_curvature_batch`` hook, by reverse mode through the closed-form
+    gradient hook when it has that (`Objective.gamma_curvature`), else by one
     forward-mode derivative in γ of the reverse-mode gradient (batched with vmap); both checked against plain
     autograd and finite differences in tests/test_learned_gamma.py."""
-    if objective.has_closed_form_gradient:
+    if objective.has_closed_form_gamma_curvature or objective.has_closed_form_gradient:
         return objective.gamma_curvature(theta, gamma)
     import torch
     from torch.func import grad_and_value, jvp, vmap
@@ -765,9 +766,11 @@ def minimise(objective: Objective, starts: Starts, gamma: float | np.ndarray, *,
                                                         gamma_floor=floor)
         else:
             th_u, newton_iters = projected_newton(objective, th_u, ga_u, max_iter=newton_steps, tol=newton_tol)
-        theta, gam = th_u[back], ga_u[back]
-        if unstick:
-            theta, gam = _unstick(objective, theta, gam, newton_steps, newton_tol, floor if learn_gamma else None)
-    E, _, _ = objective.value_and_grad(theta, gam, with_gamma=False)
+        if unstick:  # on the distinct points only (rows sharing a polish are the same point bit for bit)
+            th_u, ga_u = _unstick(objective, th_u, ga_u, newton_steps, newton_tol, floor if learn_gamma else None)
+        E_u, _, _ = objective.value_and_grad(th_u, ga_u, with_gamma=False)
+        theta, gam, E = th_u[back], ga_u[back], E_u[back]
+    else:
+        E, _, _ = objective.value_and_grad(theta, gam, with_gamma=False)
     return SearchResult(theta, gam, E, starts, nit, newton_iters, message,
                         "learned" if learn_gamma else "fixed", time.perf_counter() - t0)

@@ -24,7 +24,8 @@ from vaetheory.oracle.relax import RelaxationResult, judge_relaxation, l21_relax
 from vaetheory.search.multistart import SearchResult, make_starts, minimise
 from vaetheory.core.validation import check_int, check_positive
 from vaetheory.core.protocol import Variant
-from vaetheory.verdict.judge import VERDICTS, PointVerdict, judge_points, point_verdicts, rejudge, summarise
+from vaetheory.verdict.judge import (VERDICTS, PointVerdict, identical_rows, judge_points, point_verdicts, rejudge,
+                                     summarise)
 from vaetheory.verdict.proofs import PROVE_MAX_D, proof_summary, settle
 
 
@@ -182,7 +183,8 @@ def run_check(problem: Problem, variant: Variant, *, restarts: int = 32, seed: i
         analysis = replace(analysis, oracle=consistency.oracle)
         judged = rejudge(judged, consistency.oracle, problem.Phi, problem.X)
     cert, masks = judged.certificate, judged.masks
-    U = objective.representation(search.theta, search.gamma)
+    first, back = identical_rows(search.theta, search.gamma)  # the same point bit for bit: one evaluation
+    U = objective.representation(search.theta[first], search.gamma[first])[back]
     own = np.linalg.norm(problem.X[None] - problem.Phi[None] @ U, axis=(1, 2)) / np.linalg.norm(problem.X)
     timings["certify"] = time.perf_counter() - t
     proofs = proved = None
