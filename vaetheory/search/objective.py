@@ -61,8 +61,9 @@ class Objective:
         self._fixed_point = closed_form_hook(variant, "fixed_point_batch")
         self._curv_hook = closed_form_hook(variant, "gamma_curvature_batch")
         at = closed_form_hook(variant, "hessian_at")
-        self._hess_at = None if at is None else vmap(
+        self._hess_at_one = None if at is None else (
             lambda th, g, idx: at(self.layout.unpack(th), self.Phi, self.X, g, idx))
+        self._hess_at = None if at is None else vmap(self._hess_at_one)
         self._scales = vmap(lambda th: variant.latent_scales(self.layout.unpack(th)))
         self._rep = vmap(lambda th, g: variant.representation(self.layout.unpack(th), self.Phi, self.X, g))
 
@@ -227,7 +228,10 @@ class Objective:
             chunk = max(1, HESSIAN_MEMORY_BUDGET // (8 * 12 * m * m))
             for i in range(0, B, chunk):
                 o, v = order[i:i + chunk], valid[i:i + chunk]
-                Hb = self._hess_at(th[i:i + chunk], ga[i:i + chunk], torch.from_numpy(o)).numpy()
+                if len(o) == 1:  # one point (the Newton polish of a shared end point, a certificate): no vmap
+                    Hb = self._hess_at_one(th[i], ga[i], torch.from_numpy(o[0]))[None].numpy()
+                else:
+                    Hb = self._hess_at(th[i:i + chunk], ga[i:i + chunk], torch.from_numpy(o)).numpy()
                 out.append(Hb * (v[:, :, None] & v[:, None, :]))
             H = np.concatenate(out)
             return 0.5 * (H + np.swapaxes(H, 1, 2)), order, valid

@@ -32,7 +32,7 @@ __all__ = ["collapsed_gamma_curvature", "collapsed_value_and_grad", "split_sign_
 
 def collapsed_value_and_grad(Phi: Tensor, X: Tensor, nu: Tensor, gamma: Tensor, covariance: str, *,
                              with_gamma: bool = True, noise_factor: float = 1.0, fit_weight: float = 1.0,
-                             linear: float = 0.0) -> tuple[Tensor, Tensor, Tensor | None]:
+                             linear: float = 0.0, parts: dict | None = None) -> tuple[Tensor, Tensor, Tensor | None]:
     """Energies (B,), ∂E/∂ν (B, κ) and ∂E/∂γ (B,) (None unless `with_gamma`) of the collapsed energy for ν (B, κ)
     and γ (B,); covariance "full", "diag" or "none" (no log-determinant term: ae-l21). Module docstring: formulas."""
     d, kappa = Phi.shape
@@ -51,6 +51,8 @@ def collapsed_value_and_grad(Phi: Tensor, X: Tensor, nu: Tensor, gamma: Tensor, 
     if with_gamma:
         Z = torch.linalg.solve_triangular(L.transpose(1, 2), Y, upper=True)  # S⁻¹ X
         g_gamma = -fit_weight * (Z * Z).sum((1, 2))
+        if parts is not None:  # for `collapsed_gamma_curvature`
+            parts.update(L=L, Wp=Wp, Bm=Bm, Z=Z)
     if covariance == "full":
         E = E + 2 * n * torch.log(torch.diagonal(L, dim1=1, dim2=2)).sum(1)
         g_nu = g_nu + n * (Wp * Wp).sum(1)
@@ -85,42 +87,30 @@ def collapsed_gamma_curvature(Phi: Tensor, X: Tensor, nu: Tensor, gamma: Tensor,
         diag (t_j = γ + ν_j c_j):  ∂/∂γ = n Σ_j 1/t_j + n(d − κ)/γ,  ∂²/∂γ² = −n Σ_j 1/t_j² − n(d − κ)/γ²,
                                    ∂/∂ν_j = n c_j/t_j,  ∂²/∂ν_j∂γ = −n c_j/t_j².
 
-    Checked against autograd of the energy in tests/test_closed_forms.py (and a wrong form fails there)."""
+    Checked against autograd of the energy in tests/test_gamma_curvature.py (and a wrong form fails there)."""
+    if covariance not in ("full", "diag"):
+        raise ValueError(f"covariance must be 'full' or 'diag', got {covariance!r}")
     d, kappa = Phi.shape
     n = X.shape[1]
-    B = nu.shape[0]
-    eye = torch.eye(d, dtype=Phi.dtype)
-    S = (Phi * nu[:, None, :]) @ Phi.T + gamma[:, None, None] * eye
-    L = torch.linalg.cholesky(S)
-    W = torch.linalg.solve_triangular(L, torch.cat([Phi, X], 1).expand(B, d, kappa + n), upper=False)
+    # E, ∂E/∂ν and ∂E/∂γ by `collapsed_value_and_grad` itself (the same numbers bit for bit: the Newton phase
+    # compares energies from both), which hands over its factor and solves
+    parts: dict = {}
+    E, g_nu, g_gamma = collapsed_value_and_grad(Phi, X, nu, gamma, covariance, with_gamma=True, parts=parts)
+    L, Wp, Bm, Z = parts["L"], parts["Wp"], parts["Bm"], parts["Z"]
     Lt = L.transpose(1, 2)
-    VZ = torch.linalg.solve_triangular(Lt, W, upper=True)  # [S⁻¹Φ | S⁻¹X]
-    Wp, Y = W[:, :, :kappa], W[:, :, kappa:]
-    V, Z = VZ[:, :, :kappa], VZ[:, :, kappa:]
-    Bm = Phi.T @ Z  # (B, κ, n)
+    V = torch.linalg.solve_triangular(Lt, Wp, upper=True)  # S⁻¹ Φ
     LZ = torch.linalg.solve_triangular(L, Z, upper=False)  # L⁻¹ S⁻¹ X
-    E = (Y * Y).sum((1, 2))
-    g_nu = -(Bm * Bm).sum(2)
-    g_gamma = -(Z * Z).sum((1, 2))
     h_nu_gamma = 2 * (Bm * (V.transpose(1, 2) @ Z)).sum(2)
     h_gamma = 2 * (LZ * LZ).sum((1, 2))
     if covariance == "full":
         Sinv = torch.cholesky_inverse(L)
-        E = E + 2 * n * torch.log(torch.diagonal(L, dim1=1, dim2=2)).sum(1)
-        g_nu = g_nu + n * (Wp * Wp).sum(1)
-        g_gamma = g_gamma + n * torch.diagonal(Sinv, dim1=1, dim2=2).sum(1)
         h_nu_gamma = h_nu_gamma - n * (V * V).sum(1)
         h_gamma = h_gamma - n * (Sinv * Sinv).sum((1, 2))
-    elif covariance == "diag":
+    else:
         c = (Phi * Phi).sum(0)
         t = gamma[:, None] + nu * c
-        E = E + n * torch.log(t).sum(1) + n * (d - kappa) * torch.log(gamma)
-        g_nu = g_nu + n * c / t
-        g_gamma = g_gamma + n * (1 / t).sum(1) + n * (d - kappa) / gamma
         h_nu_gamma = h_nu_gamma - n * c / t**2
         h_gamma = h_gamma - n * (1 / t**2).sum(1) - n * (d - kappa) / gamma**2
-    else:
-        raise ValueError(f"covariance must be 'full' or 'diag', got {covariance!r}")
     return E, g_nu, g_gamma, h_nu_gamma, h_gamma
 
 
