@@ -260,8 +260,10 @@ def atlas() -> str:
 def c1_evidence() -> str:
     """C1 (vae-full, fixed small γ, its conditions met): proved instances (complete landscapes) beside searches."""
     land, c1 = _json("landscape.json"), _json("landscape_c1.json")
-    proved = [r for r in land["fixed_gamma"] + c1["fixed_gamma"] if r["variant"] == "vae-full" and r["complete"]
-              and r["gamma"] <= 1e-3 and r["rows"] == "orthogonal" and r["r"] < r["d"] and r["n"] >= r["r"]]
+    proved = {(r["d"], r["kappa"], r["r"], r["n"], r["rows"], r["gamma"], r["seed"]): r  # a problem counts once
+              for r in land["fixed_gamma"] + c1["fixed_gamma"] if r["variant"] == "vae-full" and r["complete"]
+              and r["gamma"] <= 1e-3 and r["rows"] == "orthogonal" and r["r"] < r["d"] and r["n"] >= r["r"]}
+    proved = list(proved.values())
     if any(v != "optimal" for r in proved for _, v in r["minima"]):
         raise DataError("bench/landscape.json: a complete C1 landscape lists a bad minimum: C1 is refuted there")
     sizes = sorted({(r["d"], r["kappa"]) for r in proved})
