@@ -341,6 +341,32 @@ def larger_instance() -> str:
                                              f"`python bench/speed.py --only cli`, {_load_text(load)}")
 
 
+def landscape() -> str:
+    """docs/landscape.md: the fixed-γ grid (complete or not, minima, boxes, seconds) and the limit-mode rows."""
+    data = _json("landscape.json")
+    lines = ["| variant | d | κ | r | n | rows | γ | complete | minima (bad) | saddles | boxes | s | load |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in data["fixed_gamma"]:
+        bad = sum(v == "bad_local_min" for _, v in r["minima"])
+        left = "yes" if r["complete"] else "no: face sizes " + ", ".join(map(str, r["unresolved_face_sizes"])) + (
+            " (and faces not reached)" if r["other_unresolved"] else "")
+        lines.append(f"| {r['variant']} | {r['d']} | {r['kappa']} | {r['r']} | {r['n']} | {r['rows']} | "
+                     f"{r['gamma']:g} | {left} | {len(r['minima'])} ({bad}) | {r['saddles']} | {r['boxes']:,} | "
+                     f"{r['seconds']:.1f} | {r['load1']:.1f} |")
+    lines += ["", "| limit mode (vae-full, n = 1) d × κ | supports | decided | bad limit minima | s | supports/s |",
+              "|---|---|---|---|---|---|"]
+    for r in data["limit"]:
+        lines.append(f"| {r['d']} × {r['kappa']} | {r['supports']:,} | {'all' if r['complete'] else 'not all'} | "
+                     f"{r['bad_limit_minima']:,} | {r['seconds']:.1f} | {r['supports_per_second']:,.0f} |")
+    limits = sorted({r["time_limit"] for r in data["fixed_gamma"]})
+    return "\n".join(lines) + "\n\n" + stamp("bench/landscape.json", {"commit": data.get("commit"),
+                                                                     "dirty": data.get("dirty")},
+                                              f"`{data.get('command')}`; per-problem time limits "
+                                              + ", ".join(f"{t:g} s" for t in limits)
+                                              + f", at most {data['fixed_gamma'][0]['max_boxes_per_face']:,} boxes "
+                                              "per face; load = 1-minute load average of the shared 2-core machine")
+
+
 RENDERERS: dict[str, Callable[[], str]] = {
     "mainjob": mainjob,
     "quickstart": quickstart,
@@ -354,6 +380,7 @@ RENDERERS: dict[str, Callable[[], str]] = {
     "sweep-learned-gamma-r": _sweep("learned-gamma-r"),
     "atlas": atlas,
     "c1-evidence": c1_evidence,
+    "landscape": landscape,
 }
 
 
