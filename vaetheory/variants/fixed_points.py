@@ -54,7 +54,10 @@ def _factor_solve(Phi: Tensor, X: Tensor, nu: Tensor, gamma: Tensor, learn: bool
     factors = []
     diag = np.diag_indices(d)
     for b in range(B):  # a handful of rows (the restarts)
-        S = blas.dsyrk(1.0, Phi_f * np.sqrt(nu_np[b]), lower=1)
+        if (nu_np[b] >= 0).all():
+            S = blas.dsyrk(1.0, Phi_f * np.sqrt(nu_np[b]), lower=1)
+        else:  # (a negative or NaN ν: the general product, whose factorisation then fails as torch's did)
+            S = np.asfortranarray((Phi_f * nu_np[b]) @ Phi_f.T)
         S[diag] += g_np[b]
         L, info = lapack.dpotrf(S, lower=1, clean=1)
         if info != 0:
