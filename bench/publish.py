@@ -367,6 +367,28 @@ def landscape() -> str:
                                               "per face; load = 1-minute load average of the shared 2-core machine")
 
 
+def landscape_referee() -> str:
+    """docs/landscape.md: the brute-force referee's runs (bench/landscape_bruteforce*.json), one line per file."""
+    lines = ["| run | problems | complete | listed minima (proved) | brute-force minima | missing on a complete "
+             "landscape | missing in unresolved faces | listed, never reached |", "|---|---|---|---|---|---|---|---|"]
+    commits = set()
+    for path in sorted(BENCH.glob("landscape_bruteforce*.json")):
+        data = json.loads(path.read_text(encoding="utf-8"))
+        rows = data["rows"]
+        commits.add(data.get("commit", "?") + ("+dirty" if data.get("dirty") else ""))
+        sizes = sorted({(r["d"], r["kappa"]) for r in rows})
+        lines.append(
+            f"| `{path.name}` (d × κ {', '.join(f'{d}×{k}' for d, k in sizes)}) | {len(rows)} | "
+            f"{sum(r['complete'] for r in rows)} | {sum(r['landscape_minima'] for r in rows)} "
+            f"({sum(r['landscape_proved'] for r in rows)}) | {sum(r['bf_minima'] for r in rows)} | "
+            f"{sum(r['missing'] for r in rows if r['complete'])} | {sum(r['missing_in_unresolved'] for r in rows)} | "
+            f"{sum(r['extra'] for r in rows)} |")
+    return "\n".join(lines) + "\n\n" + stamp("bench/landscape_bruteforce*.json",
+                                             {"commit": ", ".join(sorted(commits))},
+                                             "`python bench/landscape_bruteforce.py` (the file's `command` gives "
+                                             "each run's grid)")
+
+
 RENDERERS: dict[str, Callable[[], str]] = {
     "mainjob": mainjob,
     "quickstart": quickstart,
@@ -381,6 +403,7 @@ RENDERERS: dict[str, Callable[[], str]] = {
     "atlas": atlas,
     "c1-evidence": c1_evidence,
     "landscape": landscape,
+    "landscape-referee": landscape_referee,
 }
 
 
