@@ -103,7 +103,20 @@ def main(argv=None) -> None:
     ap.add_argument("--max-boxes", type=int, default=20000)
     ap.add_argument("--time-limit", type=float, default=300.0, help="per problem (the issue's target: 5 min)")
     ap.add_argument("--out", default=str(ROOT / "bench" / "landscape.json"))
+    ap.add_argument("--only-limit", action="store_true",
+                    help="re-measure only the limit-mode rows, keeping the fixed-γ rows (and their commit) of --out")
     args = ap.parse_args(argv)
+    if args.only_limit:
+        out = json.loads(Path(args.out).read_text())
+        out["limit"] = []
+        for spec in LIMIT:
+            row = limit_row(spec)
+            out["limit"].append(row)
+            print(json.dumps(row), flush=True)
+        out["limit_measured_on"] = {"command": "python bench/landscape.py --only-limit", **commit()}
+        Path(args.out).write_text(json.dumps(out, indent=1) + "\n")
+        print(f"wrote {args.out}", file=sys.stderr)
+        return
     fixed = C1 if args.c1 else FIXED[:2] + FIXED[11:13] if args.quick else FIXED
     limits = [] if args.c1 else LIMIT[:1] if args.quick else LIMIT
     flags = " --c1" if args.c1 else " --quick" if args.quick else ""

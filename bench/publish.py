@@ -359,8 +359,12 @@ def landscape() -> str:
         lines.append(f"| {r['d']} × {r['kappa']} | {r['supports']:,} | {'all' if r['complete'] else 'not all'} | "
                      f"{r['bad_limit_minima']:,} | {r['seconds']:.1f} | {r['supports_per_second']:,.0f} |")
     limits = sorted({r["time_limit"] for r in data["fixed_gamma"]})
-    return "\n".join(lines) + "\n\n" + stamp("bench/landscape.json", {"commit": data.get("commit"),
-                                                                     "dirty": data.get("dirty")},
+    lim = data.get("limit_measured_on")
+    fixed_commit = data.get("commit", "?") + (" with uncommitted changes" if data.get("dirty") else "")
+    commits = (f"fixed γ {fixed_commit}, limit rows {lim['commit']}" + (" with uncommitted changes" if lim.get("dirty")
+                                                                         else "")) if lim else None
+    return "\n".join(lines) + "\n\n" + stamp("bench/landscape.json", {"commit": commits} if commits else
+                                             {"commit": data.get("commit"), "dirty": data.get("dirty")},
                                               f"`{data.get('command')}`; per-problem time limits "
                                               + ", ".join(f"{t:g} s" for t in limits)
                                               + f", at most {data['fixed_gamma'][0]['max_boxes_per_face']:,} boxes "

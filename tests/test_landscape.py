@@ -120,6 +120,39 @@ def test_limit_decisions_agree_with_float_evaluation_at_tiny_gamma():
     assert checked > 40 and agree == checked
 
 
+def _fast_path_disagreements(problem, prove):
+    """Supports where `prove` (the fast path's one-quantity proof) says "not a limit minimum" for some witness while
+    the full ball-arithmetic decision does not say not_min."""
+    import flint
+
+    from vaetheory.landscape.limit import decide_support
+
+    old = flint.ctx.prec
+    flint.ctx.prec = 128
+    try:
+        cols = [[flint.arb(float(v)) for v in problem.Phi[:, j]] for j in range(problem.kappa)]
+        aX = flint.arb_mat(problem.X.tolist())
+        bad = []
+        for A in combinations(range(problem.kappa), problem.d):
+            full = decide_support(flint, cols, aX, A, problem.kappa, problem.n)["status"]
+            for w in [-1] + [j for j in range(problem.kappa) if j not in A]:
+                if prove(flint, cols, aX, A, problem.n, w) and full != "not_min":
+                    bad.append((A, w, full))
+        return bad
+    finally:
+        flint.ctx.prec = old
+
+
+def test_limit_fast_path_proves_only_what_the_full_decision_decides():
+    """The limit mode's fast path proves one negative quantity per support; every such proof must agree with the
+    full decision (all quantities), and a fast path with its sign flipped is caught."""
+    from vaetheory.landscape.limit import prove_negative
+
+    problem = make_problem(5, 10, 3, 1, "gaussian", 0)
+    assert _fast_path_disagreements(problem, prove_negative) == []
+    assert _fast_path_disagreements(problem, lambda *a: not prove_negative(*a))
+
+
 def test_limit_mode_lists_bad_limit_minima_when_n_lt_r():
     problem = make_problem(6, 12, 3, 1, "gaussian", 0)
     result = run_landscape(problem, VAE_FULL, learn_gamma_limit=True)

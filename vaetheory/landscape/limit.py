@@ -124,6 +124,66 @@ def decide_support(flint, Phi_cols, aX, A: tuple[int, ...], kappa: int, n: int) 
     return out | {"status": "unresolved", "why": "dE/dgamma(0+) or an inactive gradient encloses 0"}
 
 
+SCREEN_MARGIN = 1e-6  #: a float quantity at most −SCREEN_MARGIN relative to its own terms is the witness tried first
+
+
+def float_witnesses(Phi: np.ndarray, X: np.ndarray, supports: np.ndarray) -> np.ndarray:
+    """For a chunk of |A| = d supports (B, d), batched in float64: the quantity most likely to prove "not a limit
+    minimum" — −1 for ∂E/∂γ(0⁺), j for the inactive gradient of column j — or −2 when no quantity is clearly
+    negative (the support may be a limit minimum: it gets the full decision). Floats only choose what to prove."""
+    n = X.shape[1]
+    P = Phi[:, supports].transpose(1, 0, 2)  # (B, d, d)
+    with np.errstate(all="ignore"):
+        Y = np.linalg.inv(P)
+        W = Y @ X[None]
+        nu = (W**2).sum(2) / n  # (B, d)
+        DW = W / nu[:, :, None]
+        tr_terms = ((Y**2).sum(2) / nu).sum(1)
+        KX = Y.transpose(0, 2, 1) @ DW
+        fit = (KX**2).sum((1, 2))
+        g_gamma = (n * tr_terms - fit) / (n * tr_terms + fit)
+        V = Y @ Phi[None]  # (B, d, κ)
+        quad = ((V**2) / nu[:, :, None]).sum(1)
+        proj = ((V.transpose(0, 2, 1) @ DW) ** 2).sum(2)
+        g = (n * quad - proj) / (n * quad + proj)
+    rows = np.arange(len(supports))[:, None]
+    g[rows, supports] = np.inf  # active columns are not inactive gradients
+    g[~np.isfinite(g)] = np.inf
+    j = np.argmin(g, axis=1)
+    best = g[np.arange(len(supports)), j]
+    gg = np.where(np.isfinite(g_gamma), g_gamma, np.inf)
+    out = np.where(gg <= best, -1, j)
+    out[np.minimum(gg, best) > -SCREEN_MARGIN] = -2
+    return out
+
+
+def prove_negative(flint, aPhi_cols, aX, A: tuple[int, ...], n: int, witness: int) -> bool:
+    """True when the ball enclosure of the witness quantity (∂E/∂γ(0⁺) for −1, the inactive gradient of column j
+    otherwise) at A's limit point is < 0: A is proved not a limit minimum. Matrix-level Arb calls only."""
+    arb_mat = flint.arb_mat
+    d = len(A)
+    try:
+        Y = arb_mat([[aPhi_cols[j][i] for j in A] for i in range(d)]).inv()
+    except ZeroDivisionError:
+        return False
+    W = Y * aX
+    G = W * W.transpose()
+    D = arb_mat(d, d)
+    for a in range(d):
+        nu = G[a, a] / n
+        if not nu > 0:
+            return False
+        D[a, a] = 1 / nu
+    DW = D * W
+    if witness == -1:
+        g = n * (D * (Y * Y.transpose())).trace() - ((Y.transpose() * DW).transpose() * (Y.transpose() * DW)).trace()
+    else:
+        v = Y * arb_mat([[aPhi_cols[witness][i]] for i in range(d)])
+        u = v.transpose() * DW
+        g = n * (v.transpose() * D * v)[0, 0] - (u * u.transpose())[0, 0]
+    return bool(g < 0)
+
+
 def enumerate_limit(problem: Problem, *, rtol: float, deadline: float | None = None, progress=None,
                     bits: int = 128) -> dict:
     """Decide every |A| = d support and list the exact-fit supports of size < d. Returns a dict with ``limit_min``
@@ -136,7 +196,9 @@ def enumerate_limit(problem: Problem, *, rtol: float, deadline: float | None = N
     old = flint.ctx.prec
     flint.ctx.prec = bits
     try:
-        Phi_cols = [[flint.arb(float(v)) for v in problem.Phi[:, j]] for j in range(kappa)]
+        Phi = np.asarray(problem.Phi, dtype=np.float64)
+        X = np.asarray(problem.X, dtype=np.float64)
+        Phi_cols = [[flint.arb(float(v)) for v in Phi[:, j]] for j in range(kappa)]
         aX = flint.arb_mat(np.asarray(problem.X, dtype=np.float64).tolist())
         counts: dict[str, int] = {}
         minima, unresolved = [], []
@@ -146,10 +208,14 @@ def enumerate_limit(problem: Problem, *, rtol: float, deadline: float | None = N
             if deadline is not None and time.perf_counter() > deadline:
                 finished = False
                 break
-            for A in chunk.tolist():  # Arb is scalar: one small decision per support (a few d×d products)
+            witnesses = float_witnesses(Phi, X, chunk)
+            for A, w in zip(chunk.tolist(), witnesses.tolist()):  # Arb is scalar: one decision per support
                 A = tuple(A)
                 if any(set(T) <= set(A) for T in small):  # its limit point lives on the smaller exact fit T
                     counts["contains_exact_fit"] = counts.get("contains_exact_fit", 0) + 1
+                    continue
+                if w != -2 and prove_negative(flint, Phi_cols, aX, A, n, w):  # one proved negative quantity
+                    counts["not_min"] = counts.get("not_min", 0) + 1  # settles it; else the full decision
                     continue
                 rec = decide_support(flint, Phi_cols, aX, A, kappa, n)
                 counts[rec["status"]] = counts.get(rec["status"], 0) + 1
