@@ -194,10 +194,15 @@ def speed() -> str:
     if mem:
         lines.append(f"| peak RSS: search + certificate at d=100 κ=200 n=1, 64 restarts | "
                      f"{mem['maxrss_kb'] / 1024:.0f} MB, {mem['seconds']:.1f} s | written down | — |")
-    commits = {(v or {}).get("measured_on", {}).get("commit") for v in s.values() if isinstance(v, dict)}
-    commits.discard(None)
-    measured = {"commit": ", ".join(sorted(commits))} if commits else data.get("meta", {}).get("measured_on")
-    extra = f"`python bench/speed.py`, {data.get('meta', {}).get('when', 'date not recorded')}"
+    by_commit: dict[str, list[str]] = {}  # sections re-measured alone keep their own commit; say which is which
+    for name, sec in s.items():
+        if isinstance(sec, dict):
+            c = (sec.get("measured_on") or {}).get("commit") or "an earlier run that recorded no commit"
+            by_commit.setdefault(c, []).append(name)
+    measured = ({"commit": "; ".join(f"{', '.join(names)}: {c}" for c, names in sorted(by_commit.items()))}
+                if by_commit else data.get("meta", {}).get("measured_on"))
+    extra = (f"`python bench/speed.py`, file last written "
+             f"{data.get('meta', {}).get('when', 'at a date not recorded')}")
     return "\n".join(lines) + "\n\n" + stamp("bench/speed.json", measured, extra)
 
 
