@@ -65,6 +65,8 @@ class FaceData:
         for i in range(self.d):
             self.gamma_inv_eye[i, i] = 1 / self.agamma
         self._columns: dict = {}
+        #: τ_j = SHIFT·γ/c_j per column: the scale below which ν_j hardly moves the gradient (fixed._split)
+        self.tau = SHIFT * self.gamma / np.sum(self.Phi**2, axis=0)
 
     def columns(self, idx):
         """(Φ_idx, Φ_idxᵀ) as Arb matrices (exact: float entries), cached per column set."""
@@ -160,8 +162,7 @@ def sign_test(fd: FaceData, face: tuple[int, ...], lo: np.ndarray, hi: np.ndarra
     n = fd.an
     face = tuple(face)
     out_cols = [j for j in range(fd.kappa) if j not in face]
-    narrow = all(math.log((hi[j] + t) / (lo[j] + t)) < CENTRED_MAX_WIDTH
-                 for j in face for t in (SHIFT * fd.gamma / float(fd.Phi[:, j] @ fd.Phi[:, j]),))
+    narrow = all(math.log((hi[j] + fd.tau[j]) / (lo[j] + fd.tau[j])) < CENTRED_MAX_WIDTH for j in face)
     try:
         Mlo, Mhi = _inv_A(fd, face, lo), _inv_A(fd, face, hi)
         ranges = dict(zip(out_cols, _quad_ranges(fd, Mlo, Mhi, out_cols))) if out_cols else {}

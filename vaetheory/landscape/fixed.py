@@ -20,6 +20,7 @@ from itertools import combinations
 
 import numpy as np
 
+from vaetheory.certify.interval import mid_matrix
 from vaetheory.landscape import enclose
 from vaetheory.landscape.enclose import FaceData
 
@@ -180,13 +181,10 @@ def no_stationary_full(fd: FaceData, face: tuple[int, ...]) -> bool:
     pairs = [(a, b) for a in range(d) for b in range(a, d)]
     if len(face) < len(pairs):
         return False
-    flint = fd.flint
-    R = flint.arb_mat(len(face), len(pairs))
-    for r, j in enumerate(face):
-        for c, (a, b) in enumerate(pairs):
-            R[r, c] = fd.aPhi[a, j] * fd.aPhi[b, j]
+    R = _rank_one_rows(fd, face)
     if not (R.transpose() * R).det() > 0:
         return False
+    flint = fd.flint
     w, V = np.linalg.eigh(fd.X @ fd.X.T / fd.n)
     v = flint.arb_mat([[float(x)] for x in V[:, 0]])
     q = (v.transpose() * fd.aX)
@@ -252,16 +250,22 @@ def no_local_min_by_rank(fd: FaceData, face: tuple[int, ...], lr: LowRankData) -
 
 def rank_ones_independent(fd: FaceData, face: tuple[int, ...]) -> bool:
     """True when the matrices φ_jφ_jᵀ, j ∈ face, are provably linearly independent (Gram determinant > 0 in Arb)."""
+    if len(face) > fd.d * (fd.d + 1) // 2:
+        return False
+    R = _rank_one_rows(fd, face)
+    return bool((R * R.transpose()).det() > 0)
+
+
+def _rank_one_rows(fd: FaceData, face: tuple[int, ...]):
+    """The |F| × d(d+1)/2 Arb matrix whose row j holds the upper triangle of φ_jφ_jᵀ (its rank is that of the
+    matrices φ_jφ_jᵀ, j ∈ F)."""
     d = fd.d
     pairs = [(a, b) for a in range(d) for b in range(a, d)]
-    if len(face) > len(pairs):
-        return False
-    flint = fd.flint
-    R = flint.arb_mat(len(face), len(pairs))
+    R = fd.flint.arb_mat(len(face), len(pairs))
     for r, j in enumerate(face):
         for c, (a, b) in enumerate(pairs):
-            R[r, c] = fd.aPhi[a, j] * fd.aPhi[b, j] * (1 if a == b else 2)
-    return bool((R * R.transpose()).det() > 0)
+            R[r, c] = fd.aPhi[a, j] * fd.aPhi[b, j]
+    return R
 
 
 NEWTON_LEAVE = 3.0  #: a Newton iterate more than this far (in log(τ + ν)) outside the box it started from, after
@@ -275,7 +279,7 @@ def face_newton(fd: FaceData, face: tuple[int, ...], nu0: np.ndarray, steps: int
     given the `box` it started in, when the iterate wanders far from it)."""
     F = list(face)
     if box is not None:
-        tau_F = SHIFT * fd.gamma / (fd.Phi[:, F] ** 2).sum(0)
+        tau_F = fd.tau[F]
         far_lo = np.log(box[0][F] + tau_F) - NEWTON_LEAVE
         far_hi = np.log(box[1][F] + tau_F) + NEWTON_LEAVE
     Phi, X, g0, n = fd.Phi, fd.X, fd.gamma, fd.n
@@ -321,7 +325,8 @@ def face_newton(fd: FaceData, face: tuple[int, ...], nu0: np.ndarray, steps: int
 
 
 def _split(lo, hi, face, U, tau):
-    """Two halves along the widest coordinate in the shifted log scale u_j = log(τ_j + ν_j), τ_j = SHIFT·γ/c_j.
+    """Two halves along the widest coordinate in the shifted log scale u_j = log(τ_j + ν_j), τ_j = SHIFT·γ/c_j
+    (`FaceData.tau`, SHIFT in `enclose`).
     ν_j enters the gradient only through ν_j s_j and ν_j c_j/γ (s_j ≤ c_j/γ), so a range of ν_j far below γ/c_j is
     one cell whatever its ratio hi/lo: splitting it in plain log scale would grind through decades that change no
     test's answer. Above γ/c_j the cut is geometric, as in plain log scale."""
@@ -346,9 +351,6 @@ def _split(lo, hi, face, U, tau):
     a_hi[j] = cut
     b_lo[j] = cut
     return (lo, a_hi), (b_lo, hi)
-
-
-SHIFT = enclose.SHIFT  #: τ_j = SHIFT·γ/c_j: the scale below which ν_j hardly moves the gradient (see `_split`)
 
 
 CONTRACT_ROUNDS = 8  #: sign test + contraction repeated while a coordinate still shrinks by CONTRACT_GAIN
@@ -403,8 +405,7 @@ def _arb_polish(hook, fd: FaceData, face, z: np.ndarray, steps: int = 3) -> np.n
     for _ in range(steps):
         try:
             g, H = enclose.evaluate(hook, fd, F, z, z)
-            mid = flint.arb_mat([[flint.arb(H[a, b].mid()) for b in range(len(F))] for a in range(len(F))])
-            delta = mid.solve(flint.arb_mat([[flint.arb(g[j].mid())] for j in F]))
+            delta = mid_matrix(flint, H).solve(flint.arb_mat([[flint.arb(g[j].mid())] for j in F]))
         except (ZeroDivisionError, ValueError):
             return z
         new = z.copy()
@@ -481,7 +482,7 @@ def search_face(fd: FaceData, hook, face: tuple[int, ...], *, deadline: float | 
         out.seconds = time.perf_counter() - t0
         return out
     lo0 = np.zeros(fd.kappa)
-    tau = SHIFT * fd.gamma / np.sum(fd.Phi**2, axis=0)
+    tau = fd.tau
     stack = [(lo0, U.copy())]
     while stack:
         if (deadline is not None and time.perf_counter() > deadline) or (max_boxes is not None

@@ -176,7 +176,8 @@ def prove_negative(flint, aPhi_cols, aX, A: tuple[int, ...], n: int, witness: in
         D[a, a] = 1 / nu
     DW = D * W
     if witness == -1:
-        g = n * (D * (Y * Y.transpose())).trace() - ((Y.transpose() * DW).transpose() * (Y.transpose() * DW)).trace()
+        KX = Y.transpose() * DW
+        g = n * (D * (Y * Y.transpose())).trace() - (KX.transpose() * KX).trace()
     else:
         v = Y * arb_mat([[aPhi_cols[witness][i]] for i in range(d)])
         u = v.transpose() * DW
@@ -199,7 +200,7 @@ def enumerate_limit(problem: Problem, *, rtol: float, deadline: float | None = N
         Phi = np.asarray(problem.Phi, dtype=np.float64)
         X = np.asarray(problem.X, dtype=np.float64)
         Phi_cols = [[flint.arb(float(v)) for v in Phi[:, j]] for j in range(kappa)]
-        aX = flint.arb_mat(np.asarray(problem.X, dtype=np.float64).tolist())
+        aX = flint.arb_mat(X.tolist())
         counts: dict[str, int] = {}
         minima, unresolved = [], []
         done_n, total = 0, n_subsets(kappa, d)
