@@ -81,8 +81,11 @@ def test_restarts_at_one_point_share_one_limit_check(floor_point, monkeypatch):
     assert each.verdicts == shared.verdicts and each.reasons == shared.reasons
     assert (each.masks == shared.masks).all() and (each.limit == shared.limit).all()
     for name in ("energy", "kkt_active", "kkt_inactive", "min_hessian_eig_rel"):
-        np.testing.assert_allclose(getattr(each.certificate, name), getattr(shared.certificate, name), rtol=1e-9)
-    np.testing.assert_allclose(each.slope, shared.slope, rtol=1e-9)
+        # (a batch of 5 and one of 1 round differently: gradients near 0 agree to ~1e-17 absolute, not relative)
+        np.testing.assert_allclose(getattr(each.certificate, name), getattr(shared.certificate, name), rtol=1e-9,
+                                   atol=1e-14)
+    # the slope divides energies at γ = 1e-8 and 1e-10, whose rounding is ~eps‖X‖²/γ: batches agree to ~1e-8
+    np.testing.assert_allclose(each.slope, shared.slope, rtol=1e-6)
 
 
 def test_run_check_judges_identical_end_points_once(monkeypatch):

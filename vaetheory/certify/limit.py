@@ -6,9 +6,10 @@ point at the floor that passes the box-constrained certificate (`certify(..., ga
 floor is artificial, so such a point is confirmed as a statement about the γ → 0 *limit* only when, at each of two
 smaller floors (floor × LIMIT_FACTORS):
 
-1. θ, re-polished at that fixed γ by the projected Newton phase (continued one decade of γ at a time from the
-   previous point), passes the same
-   box-constrained certificate at the smaller floor;
+1. θ, re-polished at that fixed γ by the projected Newton phase, passes the same box-constrained certificate at the
+   smaller floor. The polish starts from the first-order prediction θ(γ) ≈ θ + (γ − floor)·dθ/dγ, with dθ/dγ from
+   the implicit-function theorem on the free coordinates (`gamma_tangent`); where that does not end certified with
+   the same support, it is redone by continuation one decade of γ at a time from the search's point;
 2. its latent support is unchanged;
 
 and 3. the energy slope in log γ between the two smaller floors equals n(d − |A|) (docs/theory.md C5) within
@@ -23,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from vaetheory.certify.numeric import certify
-from vaetheory.search.multistart import ACTIVE_RTOL, GAMMA_AT_FLOOR_RTOL, projected_newton
+from vaetheory.search.multistart import ACTIVE_RTOL, GAMMA_AT_FLOOR_RTOL, block_scales, projected_newton
 from vaetheory.search.objective import Objective
 
 #: The smaller floors, as multiples of the search floor.
@@ -36,6 +37,33 @@ LIMIT_NEWTON_STEPS = 60
 #: the rounding floor, where Newton steps only shuffle rounding errors: at d = 100, κ = 200, r = 20, γ learned, up to
 #: 5 more iterations per floor, each with up to 16 damping trials, for no change the certificate can see).
 LIMIT_NEWTON_TOL = 1e-10
+
+
+def gamma_tangent(objective: Objective, theta: np.ndarray, gamma: np.ndarray) -> np.ndarray:
+    """(R, P) dθ/dγ along the branch of fixed-γ minima through each point: −H⁻¹ ∂²E/∂θ∂γ on the point's free
+    coordinates (those not held at 0 by a positive gradient, as in `projected_newton`), 0 on the others; 0 for a
+    point whose free Hessian is not positive definite (no branch to follow: the caller's Newton phase starts from
+    the point itself).
+
+    Near an exact fit with |A| < d active columns the minimiser is analytic in γ, θ(γ) = θ₀ + γθ₁ + O(γ²), so from a
+    point at γ = 1e-6 the prediction at 1e-8 is off by O(γ²) and one Newton step (or none) finishes it, where a
+    start at the point itself costs up to five steps per decade (d = 100, κ = 200, r = 20, γ learned)."""
+    import torch
+
+    theta = np.asarray(theta, dtype=np.float64)
+    _, g, _, h_tg, _ = objective.gamma_curvature(theta, gamma)
+    b = block_scales(objective, theta)
+    free = ~(objective.layout.nonneg[None, :] & (theta <= ACTIVE_RTOL * b) & (g > 0))
+    H, order, valid = objective.active_hessian(theta, gamma, free)
+    rhs = np.take_along_axis(h_tg, order, axis=1) * valid
+    pad = np.eye(H.shape[1])[None] * (~valid)[:, None, :]  # unit diagonal on padding slots
+    L, info = torch.linalg.cholesky_ex(torch.from_numpy(H + pad))
+    step = -torch.cholesky_solve(torch.from_numpy(rhs)[..., None], L)[..., 0].numpy() * valid
+    step[info.numpy() != 0] = 0.0
+    step[~np.isfinite(step).all(1)] = 0.0
+    out = np.zeros_like(theta)
+    np.put_along_axis(out, order, step, axis=1)
+    return out
 
 
 @dataclass(frozen=True)
@@ -74,15 +102,30 @@ def confirm_limit(objective: Objective, theta: np.ndarray, gamma_floor: float, *
     energies = np.full((R, len(floors)), np.nan)
     th = theta.copy()
     previous = gamma_floor
+    nonneg = objective.layout.nonneg[None, :]
+    try:
+        tangent = gamma_tangent(objective, theta, np.full(R, gamma_floor))
+    except FloatingPointError:
+        tangent = np.zeros_like(theta)
     for k, fl in enumerate(floors):
         g = np.full(R, fl)
         try:
-            # continuation one decade at a time down to this floor (ν moves by O(γ) per decade)
-            for step in np.geomspace(previous, fl, max(int(round(np.log10(previous / fl))), 1) + 1)[1:]:
-                th, _ = projected_newton(objective, th, np.full(R, step), max_iter=LIMIT_NEWTON_STEPS,
-                                         tol=LIMIT_NEWTON_TOL)
-            previous = fl
-            cert = certify(objective, th, g, gamma_floor=fl, **tolerances)
+            # predicted start (first order in γ), polished at this floor
+            pred = theta + (fl - gamma_floor) * tangent
+            pred = np.where(nonneg, np.maximum(pred, 0.0), pred)
+            pred, _ = projected_newton(objective, pred, g, max_iter=LIMIT_NEWTON_STEPS, tol=LIMIT_NEWTON_TOL)
+            cert = certify(objective, pred, g, gamma_floor=fl, **tolerances)
+            redo = ~cert.certified | (_support(objective, pred, rtol) != masks0).any(1)
+            th = pred
+            if redo.any():  # the prediction led elsewhere: continuation one decade at a time (ν moves by O(γ))
+                th_r = th_prev[redo] if k else theta[redo]
+                for step in np.geomspace(previous, fl, max(int(round(np.log10(previous / fl))), 1) + 1)[1:]:
+                    th_r, _ = projected_newton(objective, th_r, np.full(len(th_r), step),
+                                               max_iter=LIMIT_NEWTON_STEPS, tol=LIMIT_NEWTON_TOL)
+                th = th.copy()
+                th[redo] = th_r
+                cert = certify(objective, th, g, gamma_floor=fl, **tolerances)
+            previous, th_prev = fl, th
         except FloatingPointError as exc:
             for i in range(R):
                 if ok[i]:

@@ -77,6 +77,11 @@ NEWTON_EPS_ACTIVE = 1e-2
 #: reach and further steps only shuffle rounding errors. The numeric certificate asks for 1e-6.
 NEWTON_STALL_TOL = 1e-8
 NEWTON_STALL_ITERS = 3
+#: The joint (θ, γ) Newton phase stops at this scaled gradient (at least): its rounding floor lies between 1e-12 and
+#: 1e-10 (d = 100, κ = 200, r = 20, γ at the floor 1e-6: 8e-12 after two steps, then four more steps of rounding
+#: noise before the stall rule stopped it, 45 of a task's 230 ms). The certificate asks for 1e-6, and a proof
+#: polishes the point in Arb first (`vaetheory.certify.interval`).
+LEARNED_NEWTON_TOL = 1e-10
 #: L-BFGS-B iterations between checks whether the Newton phase can take over.
 LBFGS_STAGE = 250
 # after each L-BFGS stage a row leaves for the Newton phase once it has at most LBFGS_LEAVE free coordinates, or
@@ -763,7 +768,7 @@ def minimise(objective: Objective, starts: Starts, gamma: float | np.ndarray, *,
         th_u, ga_u = theta[uniq], gam[uniq]
         if learn_gamma:  # joint (θ, γ) in linear γ, floor as a box constraint
             th_u, ga_u, newton_iters = projected_newton(objective, th_u, ga_u, max_iter=2 * newton_steps,
-                                                        gamma_floor=floor)
+                                                        gamma_floor=floor, tol=max(newton_tol, LEARNED_NEWTON_TOL))
         else:
             th_u, newton_iters = projected_newton(objective, th_u, ga_u, max_iter=newton_steps, tol=newton_tol)
         if unstick:  # on the distinct points only (rows sharing a polish are the same point bit for bit)
