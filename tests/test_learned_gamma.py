@@ -194,3 +194,58 @@ def test_log_gamma_is_bounded_above_in_the_lbfgsb_stage(monkeypatch):
     assert list(bounds.ub[3 * P:]) == pytest.approx([cap] * 3)  # a scipy.optimize.Bounds
     assert np.all(x0[3 * P:] <= cap + 1e-12)
     assert all(p.verdict == "optimal" for p in res.points), res.summary
+
+
+def _tiny_coefficient_problem():
+    """d = 8, κ = 16, three planted columns, one with a coefficient 5e-4 × the largest: its ν at the limit is
+    2.5e-7 × the largest ν, below the active threshold ACTIVE_RTOL = 1e-6."""
+    from vaetheory.problems.problem import Problem
+
+    base = make_problem(8, 16, 3, 1, "gaussian", 3)
+    Z = np.array(base.Z)
+    planted = np.flatnonzero(np.abs(Z).sum(1))
+    Z[planted[0]] = 5e-4 * np.abs(Z).max() * np.sign(Z[planted[0]])
+    return Problem(base.Phi, base.Phi @ Z, Z), planted
+
+
+def test_limit_support_keeps_a_coefficient_below_the_active_threshold():
+    """The limit's support is what stays as γ → 0, however small: the tiny planted column is in it, the slope test
+    counts it (n(d − 3), not n(d − 2)), and the verdict is optimal on the planted support. Judged by the thresholded
+    support, the same point would read as a 2-column inexact fit."""
+    from vaetheory.search.multistart import projected_newton
+    from vaetheory.verdict.judge import judge_points, latent_supports
+
+    problem, planted = _tiny_coefficient_problem()
+    obj = Objective(get_variant("vae-full"), problem)
+    mask = np.zeros((1, problem.kappa), dtype=bool)
+    mask[0, planted] = True
+    theta = obj.layout.pack(obj.variant.init_from_support(problem, mask, 1e-6), 1)
+    theta, gamma, _ = projected_newton(obj, theta, np.array([1e-6]), max_iter=200, gamma_floor=1e-6)
+    assert gamma[0] == 1e-6
+    assert latent_supports(obj.latent_scales(theta), 1e-6).sum() == 2  # the threshold misses the tiny column
+    check = confirm_limit(obj, theta, 1e-6)
+    assert check.confirmed[0], check.reasons
+    assert check.support[0].tolist() == mask[0].tolist()
+    assert check.expected_slope[0] == problem.n * (problem.d - 3)
+    analysis = analyse_problem(problem, relax=False)
+    judged = judge_points(obj, theta, gamma, analysis.oracle, gamma_floor=1e-6)
+    assert judged.verdicts == ["optimal"] and judged.masks[0].tolist() == mask[0].tolist()
+    assert judged.residuals[0] < 1e-10
+
+
+def test_a_wrong_limit_support_is_refused_by_the_slope(monkeypatch):
+    """Mutation: a support rule that counts the wrong dimensions (here: the thresholded support, which misses the
+    tiny planted column) gives an expected slope n(d − 2) that the measured n(d − 3) refutes: not confirmed."""
+    import vaetheory.certify.limit as limit
+    from vaetheory.search.multistart import projected_newton
+
+    problem, planted = _tiny_coefficient_problem()
+    obj = Objective(get_variant("vae-full"), problem)
+    mask = np.zeros((1, problem.kappa), dtype=bool)
+    mask[0, planted] = True
+    theta = obj.layout.pack(obj.variant.init_from_support(problem, mask, 1e-6), 1)
+    theta, _, _ = projected_newton(obj, theta, np.array([1e-6]), max_iter=200, gamma_floor=1e-6)
+    # the mutant: the limit's support read off the threshold, as before the rule existed
+    monkeypatch.setattr(limit, "limit_support", lambda before, last: last > 1e-6 * last.max(1, keepdims=True))
+    check = limit.confirm_limit(obj, theta, 1e-6)
+    assert not check.confirmed[0] and "slope" in check.reasons[0], check.reasons

@@ -10,10 +10,19 @@ smaller floors (floor × LIMIT_FACTORS):
    smaller floor. The polish starts from the first-order prediction θ(γ) ≈ θ + (γ − floor)·dθ/dγ, with dθ/dγ from
    the implicit-function theorem on the free coordinates (`gamma_tangent`); where that does not end certified with
    the same support, it is redone by continuation one decade of γ at a time from the search's point;
-2. its latent support is unchanged;
+2. its latent support (scales above ACTIVE_RTOL × the largest) is unchanged;
 
 and 3. the energy slope in log γ between the two smaller floors equals n(d − |A|) (docs/theory.md C5) within
 SLOPE_TOL × n: the point fits the data exactly with |A| active columns and follows the γ → 0 asymptote.
+
+A is the support *of the limit*: the dimensions whose scale at the smallest floor is positive and at least
+LIMIT_STAY of its scale at the floor before (γ 100× larger), after the polished points' coordinates with a clearly
+positive gradient (scaled above the certificate's KKT tolerance) at ≤ ACTIVE_RTOL of their block's scale are set to 0
+(`drop_held`: remnants the polish holds but, having taken no step, did not zero). A dimension whose scale tends to
+a positive value keeps ratio ~1 however small it is — a planted coefficient of 7e-4 × the largest has ν at 5e-7 ×
+the largest ν, below ACTIVE_RTOL, and at the search floor γ = 1e-6 it is even 0, reviving below it (d = 100,
+κ = 200, r = 20, 1 problem in 8) — while one that vanishes with γ (ν ∝ γ: ratio 1e-2) is not in A. The slope test
+checks the count; `LimitCheck.support` is the support the verdict of a confirmed limit uses.
 
 `confirm_limit` returns, per point, whether the limit is confirmed and otherwise which condition failed by how much.
 """
@@ -23,7 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from vaetheory.certify.numeric import certify
+from vaetheory.certify.numeric import KKT_TOL, certify
 from vaetheory.search.multistart import ACTIVE_RTOL, GAMMA_AT_FLOOR_RTOL, block_scales, projected_newton
 from vaetheory.search.objective import Objective
 
@@ -37,6 +46,9 @@ LIMIT_NEWTON_STEPS = 60
 #: the rounding floor, where Newton steps only shuffle rounding errors: at d = 100, κ = 200, r = 20, γ learned, up to
 #: 5 more iterations per floor, each with up to 16 damping trials, for no change the certificate can see).
 LIMIT_NEWTON_TOL = 1e-10
+#: A latent dimension is in the limit's support when its scale at the smallest floor is at least this fraction of
+#: its scale at the floor before (module docstring).
+LIMIT_STAY = 0.5
 
 
 def gamma_tangent(objective: Objective, theta: np.ndarray, gamma: np.ndarray) -> np.ndarray:
@@ -70,7 +82,8 @@ def gamma_tangent(objective: Objective, theta: np.ndarray, gamma: np.ndarray) ->
 class LimitCheck:
     """Per point (arrays over the checked points): confirmed, the measured slope of E in log γ between the two
     smaller floors, the expected slope n(d − |A|), the energies at the smaller floors (R, len(factors)), the
-    polished end points at the smallest floor, and a reason (None when confirmed)."""
+    support A of the limit (R, κ; all False where the check stopped before the smallest floor), and a reason (None
+    when confirmed)."""
 
     confirmed: np.ndarray
     slope: np.ndarray
@@ -78,6 +91,26 @@ class LimitCheck:
     energies: np.ndarray
     floors: tuple[float, ...]
     reasons: list[str | None]
+    support: np.ndarray
+
+
+def drop_held(objective: Objective, theta: np.ndarray, gamma: np.ndarray, rtol: float, kkt_tol: float
+              ) -> np.ndarray:
+    """θ with the nonneg coordinates at most `rtol` × their block's scale whose gradient is clearly positive (scaled
+    as in the certificate, above `kkt_tol`) set to 0, as a step of `projected_newton` would: a polish that took no
+    step leaves such remnants. A tiny coordinate whose gradient is 0 within that tolerance (a small coefficient at
+    its stationary value, whose gradient's sign is rounding) is kept."""
+    E, g, _ = objective.value_and_grad(theta, gamma, with_gamma=False)
+    b = block_scales(objective, theta)
+    held = objective.layout.nonneg[None, :] & (theta <= rtol * b) & (g * b > kkt_tol * np.maximum(np.abs(E), 1.0)[:, None])
+    return np.where(held, 0.0, theta)
+
+
+def limit_support(before: np.ndarray | None, last: np.ndarray) -> np.ndarray:
+    """(R, κ) the support of the γ → 0 limit from the latent scales at the last two floors (`before` at the larger
+    γ): the dimensions that stay, positive and at least LIMIT_STAY of their scale before (module docstring); with
+    one floor only, the positive ones."""
+    return (last > 0) & (True if before is None else last >= LIMIT_STAY * before)
 
 
 def _support(objective: Objective, theta: np.ndarray, rtol: float) -> np.ndarray:
@@ -93,15 +126,16 @@ def confirm_limit(objective: Objective, theta: np.ndarray, gamma_floor: float, *
     R = len(theta)
     problem = objective.problem
     rtol = tolerances.get("active_rtol", ACTIVE_RTOL)
+    kkt_tol = tolerances.get("kkt_tol", KKT_TOL)
     masks0 = _support(objective, theta, rtol)
     size = masks0.sum(1)
-    expected = problem.n * (problem.d - size).astype(float)
     floors = tuple(gamma_floor * f for f in factors)
     ok = np.ones(R, dtype=bool)
     reasons: list[str | None] = [None] * R
     energies = np.full((R, len(floors)), np.nan)
     th = theta.copy()
     previous = gamma_floor
+    scales: list[np.ndarray] = []  # latent scales at each smaller floor reached
     nonneg = objective.layout.nonneg[None, :]
     try:
         tangent = gamma_tangent(objective, theta, np.full(R, gamma_floor))
@@ -114,6 +148,7 @@ def confirm_limit(objective: Objective, theta: np.ndarray, gamma_floor: float, *
             pred = theta + (fl - gamma_floor) * tangent
             pred = np.where(nonneg, np.maximum(pred, 0.0), pred)
             pred, _ = projected_newton(objective, pred, g, max_iter=LIMIT_NEWTON_STEPS, tol=LIMIT_NEWTON_TOL)
+            pred = drop_held(objective, pred, g, rtol, kkt_tol)
             cert = certify(objective, pred, g, gamma_floor=fl, **tolerances)
             redo = ~cert.certified | (_support(objective, pred, rtol) != masks0).any(1)
             th = pred
@@ -123,9 +158,10 @@ def confirm_limit(objective: Objective, theta: np.ndarray, gamma_floor: float, *
                     th_r, _ = projected_newton(objective, th_r, np.full(len(th_r), step),
                                                max_iter=LIMIT_NEWTON_STEPS, tol=LIMIT_NEWTON_TOL)
                 th = th.copy()
-                th[redo] = th_r
+                th[redo] = drop_held(objective, th_r, g[redo], rtol, kkt_tol)
                 cert = certify(objective, th, g, gamma_floor=fl, **tolerances)
             previous, th_prev = fl, th
+            scales.append(objective.latent_scales(th))
         except FloatingPointError as exc:
             for i in range(R):
                 if ok[i]:
@@ -148,14 +184,19 @@ def confirm_limit(objective: Objective, theta: np.ndarray, gamma_floor: float, *
                 continue
             ok[i] = False
     slope = np.full(R, np.nan)
+    support = np.zeros_like(masks0)
+    if len(scales) == len(floors):
+        support = limit_support(scales[-2] if len(scales) >= 2 else None, scales[-1])
+    expected = problem.n * (problem.d - support.sum(1)).astype(float)
     if len(floors) >= 2:
         slope = (energies[:, -1] - energies[:, -2]) / (np.log(floors[-1]) - np.log(floors[-2]))
         for i in np.flatnonzero(ok):
             if not abs(slope[i] - expected[i]) <= SLOPE_TOL * problem.n:
                 reasons[i] = (f"limit: energy slope in log gamma {slope[i]:.4g} != n(d - |A|) = "
-                              f"{expected[i]:.4g}")
+                              f"{expected[i]:.4g} (|A| = {int(support[i].sum())} latent dimensions stay as gamma "
+                              "falls)")
                 ok[i] = False
-    return LimitCheck(ok, slope, expected, energies, floors, reasons)
+    return LimitCheck(ok, slope, expected, energies, floors, reasons, support)
 
 
 #: How far below the search floor a floor point whose limit check failed is followed (multiples of the search
@@ -173,7 +214,7 @@ class FloorFollow:
     interior minimum with γ free), ``"limit"`` (certified at that floor and confirmed as a γ → 0 limit by
     `confirm_limit`, whose slope is kept), ``"uncertified_interior"`` (γ above the lowest floor, but the float
     certificate fails there) or ``"unresolved"`` — and a reason for the last two saying what failed at the lowest
-    floor tried."""
+    floor tried; support: the limit's support (`LimitCheck.support`) where the outcome is ``"limit"``."""
 
     theta: np.ndarray
     gamma: np.ndarray
@@ -181,6 +222,7 @@ class FloorFollow:
     outcome: list[str]
     slope: np.ndarray
     reasons: list[str | None]
+    support: np.ndarray
 
 
 def follow_below_floor(objective: Objective, theta: np.ndarray, gamma: np.ndarray, gamma_floor: float, *,
@@ -197,6 +239,7 @@ def follow_below_floor(objective: Objective, theta: np.ndarray, gamma: np.ndarra
     outcome = ["unresolved"] * R
     reasons: list[str | None] = ["not followed"] * R
     slope = np.full(R, np.nan)
+    support = np.zeros(objective.latent_scales(theta[:1]).shape[1:], dtype=bool)[None].repeat(R, axis=0)
     live = np.arange(R)
     for f in (gamma_floor * k for k in factors):
         if not len(live):
@@ -219,6 +262,7 @@ def follow_below_floor(objective: Objective, theta: np.ndarray, gamma: np.ndarra
             for k, j in enumerate(at):
                 if check.confirmed[k]:
                     outcome[live[j]], reasons[live[j]], slope[live[j]] = "limit", None, check.slope[k]
+                    support[live[j]] = check.support[k]
                 else:
                     reasons[live[j]] = f"followed to gamma floor {f:.3g}: {check.reasons[k]}"
         for j in np.flatnonzero(~cert.certified):
@@ -229,4 +273,4 @@ def follow_below_floor(objective: Objective, theta: np.ndarray, gamma: np.ndarra
         # relative eigenvalues are ~1e-15); the interval proof may (`vaetheory.verdict.proofs.settle`)
         if gamma[i] > floor[i] * (1 + GAMMA_AT_FLOOR_RTOL):
             outcome[i] = "uncertified_interior"
-    return FloorFollow(theta, gamma, floor, outcome, slope, reasons)
+    return FloorFollow(theta, gamma, floor, outcome, slope, reasons, support)

@@ -311,6 +311,7 @@ def _judge(objective, theta: np.ndarray, gamma: np.ndarray, oracle, floors: np.n
     followed = np.zeros(R, dtype=bool)
     slope = np.full(R, np.nan)
     limit_reasons: list[str | None] = [None] * R
+    limit_support: np.ndarray | None = None  # (R, κ) the support of each confirmed limit (`LimitCheck.support`)
     cert = certify(objective, theta, gamma, gamma_floor=floors, **tolerances)
     if floors is not None:
         at = cert.at_floor & cert.certified
@@ -318,6 +319,9 @@ def _judge(objective, theta: np.ndarray, gamma: np.ndarray, oracle, floors: np.n
             idx = np.flatnonzero(at & (floors == fl))
             check = confirm_limit(objective, theta[idx], float(fl), **tolerances)
             limit[idx], slope[idx] = check.confirmed, np.where(check.confirmed, check.slope, np.nan)
+            if limit_support is None:
+                limit_support = np.zeros((R, check.support.shape[1]), dtype=bool)
+            limit_support[idx] = check.support
             failed = idx[~check.confirmed]
             for j, i in enumerate(idx):
                 limit_reasons[i] = check.reasons[j]
@@ -332,12 +336,17 @@ def _judge(objective, theta: np.ndarray, gamma: np.ndarray, oracle, floors: np.n
                 theta[i], gamma[i], floors[i] = ff.theta[k], ff.gamma[k], ff.floor[k]
                 followed[i], limit_reasons[i] = True, None
                 limit[i], slope[i] = ff.outcome[k] == "limit", ff.slope[k]
+                limit_support[i] = ff.support[k]
                 if ff.outcome[k] == "uncertified_interior":  # not_converged, unless a proof settles it
                     limit_reasons[i] = (f"{first}; {ff.reasons[k]} (gamma {ff.gamma[k]:.3g} is above that floor: "
                                         "an interior point)")
         if followed.any():
             cert = certify(objective, theta, gamma, gamma_floor=floors, **tolerances)
     masks = latent_supports(objective.latent_scales(theta), cert.active_rtol)
+    if limit_support is not None:
+        # a confirmed limit's support is the one its slope test counted: the dimensions that stay as γ → 0, however
+        # small (`vaetheory.certify.limit`); equal to the thresholded one unless a coefficient sits below ACTIVE_RTOL
+        masks[limit] = limit_support[limit]
     Phi, X = objective.problem.Phi, objective.problem.X
     residuals = refit_residuals(Phi, X, masks)
     verdicts, reasons = _verdicts(cert, masks, residuals, oracle, limit_reasons, Phi, X)
