@@ -100,9 +100,12 @@ def drop_held(objective: Objective, theta: np.ndarray, gamma: np.ndarray, rtol: 
     as in the certificate, above `kkt_tol`) set to 0, as a step of `projected_newton` would: a polish that took no
     step leaves such remnants. A tiny coordinate whose gradient is 0 within that tolerance (a small coefficient at
     its stationary value, whose gradient's sign is rounding) is kept."""
-    E, g, _ = objective.value_and_grad(theta, gamma, with_gamma=False)
     b = block_scales(objective, theta)
-    held = objective.layout.nonneg[None, :] & (theta <= rtol * b) & (g * b > kkt_tol * np.maximum(np.abs(E), 1.0)[:, None])
+    small = objective.layout.nonneg[None, :] & (theta <= rtol * b) & (theta > 0)
+    if not small.any():  # the usual case after a Newton step: no gradient needed
+        return theta
+    E, g, _ = objective.value_and_grad(theta, gamma, with_gamma=False)
+    held = small & (g * b > kkt_tol * np.maximum(np.abs(E), 1.0)[:, None])
     return np.where(held, 0.0, theta)
 
 
