@@ -133,56 +133,57 @@ def confirm_limit(objective: Objective, theta: np.ndarray, gamma_floor: float, *
     masks0 = _support(objective, theta, rtol)
     size = masks0.sum(1)
     floors = tuple(gamma_floor * f for f in factors)
+    F = len(floors)
     ok = np.ones(R, dtype=bool)
     reasons: list[str | None] = [None] * R
-    energies = np.full((R, len(floors)), np.nan)
-    th = theta.copy()
-    previous = gamma_floor
-    scales: list[np.ndarray] = []  # latent scales at each smaller floor reached
+    energies = np.full((R, F), np.nan)
+    scales: list[np.ndarray] = []  # latent scales at each smaller floor
     nonneg = objective.layout.nonneg[None, :]
     try:
         tangent = gamma_tangent(objective, theta, np.full(R, gamma_floor))
     except FloatingPointError:
         tangent = np.zeros_like(theta)
-    for k, fl in enumerate(floors):
-        g = np.full(R, fl)
-        try:
-            # predicted start (first order in γ), polished at this floor
-            pred = theta + (fl - gamma_floor) * tangent
-            pred = np.where(nonneg, np.maximum(pred, 0.0), pred)
-            pred, _ = projected_newton(objective, pred, g, max_iter=LIMIT_NEWTON_STEPS, tol=LIMIT_NEWTON_TOL)
-            pred = drop_held(objective, pred, g, rtol, kkt_tol)
-            cert = certify(objective, pred, g, gamma_floor=fl, **tolerances)
-            redo = ~cert.certified | (_support(objective, pred, rtol) != masks0).any(1)
-            th = pred
-            if redo.any():  # the prediction led elsewhere: continuation one decade at a time (ν moves by O(γ))
-                th_r = th_prev[redo] if k else theta[redo]
+    G = np.repeat(np.asarray(floors, dtype=np.float64), R)  # every smaller floor at once: row k·R + i
+    try:
+        # each floor polished from the first-order prediction at it (module docstring)
+        th = np.tile(theta, (F, 1)) + (G - gamma_floor)[:, None] * np.tile(tangent, (F, 1))
+        th = np.where(nonneg, np.maximum(th, 0.0), th)
+        th, _ = projected_newton(objective, th, G, max_iter=LIMIT_NEWTON_STEPS, tol=LIMIT_NEWTON_TOL)
+        th = drop_held(objective, th, G, rtol, kkt_tol)
+        cert = certify(objective, th, G, gamma_floor=G, **tolerances)
+        moved = (_support(objective, th, rtol) != np.tile(masks0, (F, 1))).any(1)
+        redo = np.flatnonzero((~cert.certified | moved).reshape(F, R).any(0))
+        if len(redo):  # the prediction led elsewhere: continuation one decade at a time (ν moves by O(γ))
+            th_r, previous, parts = theta[redo], gamma_floor, []
+            for fl in floors:
                 for step in np.geomspace(previous, fl, max(int(round(np.log10(previous / fl))), 1) + 1)[1:]:
                     th_r, _ = projected_newton(objective, th_r, np.full(len(th_r), step),
                                                max_iter=LIMIT_NEWTON_STEPS, tol=LIMIT_NEWTON_TOL)
-                th = th.copy()
-                th[redo] = drop_held(objective, th_r, g[redo], rtol, kkt_tol)
-                cert = certify(objective, th, g, gamma_floor=fl, **tolerances)
-            previous, th_prev = fl, th
-            scales.append(objective.latent_scales(th))
-        except FloatingPointError as exc:
-            for i in range(R):
-                if ok[i]:
-                    reasons[i] = f"limit: evaluation failed at gamma floor {fl:.3g} ({exc})"
-            ok[:] = False
-            break
-        energies[:, k] = cert.energy
-        masks = _support(objective, th, rtol)
+                parts.append(drop_held(objective, th_r, np.full(len(th_r), fl), rtol, kkt_tol))
+                previous = fl
+            th = th.copy()
+            th[(np.arange(F)[:, None] * R + redo[None, :]).ravel()] = np.concatenate(parts)
+            cert = certify(objective, th, G, gamma_floor=G, **tolerances)
+    except FloatingPointError as exc:
+        reasons = [f"limit: evaluation failed below gamma floor {gamma_floor:.3g} ({exc})"] * R
+        ok[:] = False
+        F = 0
+    for k in range(F):
+        fl, sl = floors[k], slice(k * R, (k + 1) * R)
+        energies[:, k] = cert.energy[sl]
+        scales.append(objective.latent_scales(th[sl]))
+        masks = _support(objective, th[sl], rtol)
         for i in np.flatnonzero(ok):  # labels for the few floor points; the numerics above are batched
+            j = k * R + i
             if not (masks[i] == masks0[i]).all():
                 reasons[i] = (f"limit: support changed at gamma floor {fl:.3g} (|A| {int(size[i])} -> "
                               f"{int(masks[i].sum())})")
-            elif not cert.certified[i]:
-                what = ("gamma box KKT" if cert.kkt_gamma[i] > cert.kkt_tol else
-                        "active stationarity" if cert.kkt_active[i] > cert.kkt_tol else
-                        "inactive gradient" if not cert.inactive_ok[i] else "hessian")
-                reasons[i] = (f"limit: not certified at gamma floor {fl:.3g} ({what}; kkt {cert.kkt[i]:.3g}, "
-                              f"min rel. Hessian eig {cert.min_hessian_eig_rel[i]:.3g})")
+            elif not cert.certified[j]:
+                what = ("gamma box KKT" if cert.kkt_gamma[j] > cert.kkt_tol else
+                        "active stationarity" if cert.kkt_active[j] > cert.kkt_tol else
+                        "inactive gradient" if not cert.inactive_ok[j] else "hessian")
+                reasons[i] = (f"limit: not certified at gamma floor {fl:.3g} ({what}; kkt {cert.kkt[j]:.3g}, "
+                              f"min rel. Hessian eig {cert.min_hessian_eig_rel[j]:.3g})")
             else:
                 continue
             ok[i] = False
