@@ -19,7 +19,7 @@ Recovered: vaetheory as the sweep defines it (vaetheory/sweep/tasks.py: the lowe
 lowest-energy end point has the planted support.
 
 Writes bench/product_path.json (per problem and per r). Example:
-    nice -n 10 python bench/product_path.py                       # r = 2,20,40,60, 4 problems per r, both γ modes
+    nice -n 10 python bench/product_path.py                       # r = 2,20,40,60, 8 problems per r, both γ modes
     nice -n 10 python bench/product_path.py --r 20 --problems 8 --gamma fixed --sweep
 """
 from __future__ import annotations
@@ -162,7 +162,7 @@ def summarise(problems: list[dict]) -> dict:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--r", default="2,20,40,60", help="planted support sizes (comma-separated)")
-    ap.add_argument("--problems", type=int, default=4, help="problems per r")
+    ap.add_argument("--problems", type=int, default=8, help="problems per r")
     ap.add_argument("--restarts", type=int, default=8)
     ap.add_argument("--gamma", default="fixed,learned", help="γ modes: fixed (1e-6), learned, or both")
     ap.add_argument("--sweep", action="store_true", help="also run the spec through `vaetheory sweep run`")

@@ -119,6 +119,25 @@ def proof_cost() -> str:
     return "\n".join(lines) + "\n\n" + stamp("bench/proof_cost.json", data.get("measured_on"), extra)
 
 
+def product_path() -> str:
+    """The sweep path against plain M-SBL at the published size (bench/product_path.py): per γ mode and r, recovery,
+    certified end points and core-seconds per problem, and their ratio."""
+    data = _json("product_path.json")
+    lines = ["| γ | r | problems | vaetheory recovered | M-SBL recovered | end points certified | vaetheory core-s "
+             "/ problem | M-SBL core-s / problem | ratio |", "|---|---|---|---|---|---|---|---|---|"]
+    for mode, entry in data["modes"].items():
+        label = "learned (M-SBL: its λ update)" if mode == "learned" else mode.replace("fixed:", "fixed ")
+        for r, x in entry["per_r"].items():
+            lines.append(f"| {label} | {r} | {x['problems']} | {x['vaetheory_recovered']} | {x['msbl_recovered']} | "
+                         f"{x['certified_end_points']}/{x['end_points']} | {x['vaetheory_task_cpu_seconds_mean']:.3f} | "
+                         f"{x['msbl_cpu_seconds_mean']:.3f} | {x['task_cpu_over_msbl_cpu']:.1f}× |")
+    cfg = data["config"]
+    extra = (f"`{data['command'].strip()}`; d = {cfg['d']}, κ = {cfg['kappa']}, n = {cfg['n']}, {cfg['rows']} Φ, "
+             f"vae-full, {cfg['restarts']} restarts (M-SBL: {cfg['restarts']} starts), one thread, "
+             f"{_load_text(data.get('load_before'))}")
+    return "\n".join(lines) + "\n\n" + stamp("bench/product_path.json", data.get("measured_on"), extra)
+
+
 def goldfish() -> str:
     """The published configuration side by side (bench/goldfish.py): recovery k/n [Wilson 95 %] per method, and the
     seconds per problem."""
@@ -407,6 +426,7 @@ RENDERERS: dict[str, Callable[[], str]] = {
     "learned-gamma": learned_gamma,
     "proof-cost": proof_cost,
     "goldfish": goldfish,
+    "product-path": product_path,
     "speed": speed,
     "sweep-learned-gamma-r": _sweep("learned-gamma-r"),
     "atlas": atlas,
